@@ -1,0 +1,30 @@
+"""Runtime defaults every task config inherits: run folder, seed, device, loop and evaluation settings."""
+
+work_dir = "work_dirs"  # runs go to <work_dir>/<config-stem>/<timestamp>/
+seed = 42
+deterministic = False  # torch.use_deterministic_algorithms + cudnn.deterministic
+device = "auto"  # 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1'
+
+train = dict(
+    batch_size=16,
+    num_workers=2,
+    max_iters=None,  # give max_iters or max_epochs; iterations win when both are set
+    max_epochs=None,
+    val_interval=None,  # iterations between validations; None = once per epoch
+    log_interval=20,
+    amp=None,  # 'bf16' | 'fp16' | None (fp16 uses a GradScaler)
+    grad_clip=None,  # max global grad norm, or None
+    accum_steps=1,
+    early_stop=None,  # dict(patience=N): stop after N validations without improvement
+    ema=None,  # dict(decay=0.999): evaluate and save an exponential moving average of the weights
+    channels_last=False,
+    compile=False,
+    pin_memory=True,
+    persistent_workers=True,
+)
+
+eval = dict(batch_size=16, num_workers=2, vis_items=4, max_batches=None)
+
+optim = dict(type="adam", lr=1e-3, weight_decay=0.0)
+sched = None
+metrics = []

@@ -1,0 +1,1 @@
+"""Task packages: each registers one Task in TASKS under its package name."""

@@ -1,0 +1,337 @@
+"""Plain-Python config files with ``_base_`` inheritance and dotted command-line overrides.
+
+A config file holds top-level assignments of literals::
+
+    _base_ = ["../../configs/_base_/runtime.py"]
+    hid = 64
+    model = dict(type="simvp", hid_S=hid, attn=None)
+    optim = dict(type="adam", lr=1e-3 * 2)
+
+Values may be numbers, strings, booleans, ``None``, lists, tuples, dicts (``{...}`` or
+``dict(k=v)``), arithmetic on those, and names assigned earlier in the same file. Files are parsed
+with :mod:`ast`, never executed, so loading a config imports nothing (in particular not torch).
+
+Merging (``_base_`` first, in order, then the file itself): dicts deep-merge; lists and scalars
+replace; a dict holding ``_delete_=True`` replaces the inherited dict instead of merging into it.
+
+Overrides (``--set``): ``a.b.0.c=value`` where the key must already exist and the value must keep
+the default's type (unless the default is ``None``; ints are accepted for floats); ``+a.b=value``
+adds a new key. Values are Python literals; anything that does not parse is taken as a string.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import operator
+import pprint
+from pathlib import Path
+from typing import Any, Iterable
+
+from toolkit.errors import ConfigError
+
+__all__ = ["Config", "load_config", "merge", "apply_overrides", "parse_override"]
+
+
+class Config(dict):
+    """A dict whose keys also read as attributes (``cfg.model.attn``); nested dicts are Configs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for k, v in self.items():
+            super().__setitem__(k, _wrap(v))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r} (keys: {sorted(self)})") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, _wrap(value))
+
+    def __deepcopy__(self, memo):
+        return Config({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+    def get_path(self, dotted: str, default: Any = None) -> Any:
+        """``cfg.get_path('train.amp')``: a nested lookup that returns ``default`` when absent."""
+        node: Any = self
+        for part in dotted.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, (list, tuple)) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return default
+        return node
+
+    def to_dict(self) -> dict:
+        """A plain ``dict`` copy (nested Configs become dicts, tuples stay tuples)."""
+        return _unwrap(self)
+
+    def dump(self, path: str | Path) -> None:
+        """Write the resolved config: ``.py`` (loadable again) or ``.json``."""
+        path = Path(path)
+        data = self.to_dict()
+        if path.suffix == ".json":
+            path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        else:
+            lines = ["# Resolved config written by the toolkit; load it with toolkit.config.load_config.\n"]
+            for key, value in data.items():
+                lines.append(f"{key} = {pprint.pformat(value, indent=1, width=100, sort_dicts=False)}\n")
+            path.write_text("".join(lines))
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, Config):
+        return Config(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_wrap(v) for v in value)
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_unwrap(v) for v in value)
+    return value
+
+
+# --------------------------------------------------------------------------- parsing
+
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+
+
+class _Evaluator:
+    """Evaluates the literal subset of Python that config files may use."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.names: dict[str, Any] = {}
+
+    def fail(self, node: ast.AST, msg: str) -> ConfigError:
+        return ConfigError(f"{self.path}:{getattr(node, 'lineno', '?')}: {msg}")
+
+    def eval(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.List):
+            return [self.eval(e) for e in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(self.eval(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise self.fail(node, "'**' unpacking is not allowed in config files")
+            return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values)}
+        if isinstance(node, ast.Name):
+            if node.id in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.id]
+            if node.id in self.names:
+                return copy.deepcopy(self.names[node.id])
+            raise self.fail(node, f"name {node.id!r} is not defined above (configs hold literals only)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+            if node.args or any(kw.arg is None for kw in node.keywords):
+                raise self.fail(node, "dict(...) in a config takes keyword arguments only")
+            return {kw.arg: self.eval(kw.value) for kw in node.keywords}
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            try:
+                return _BINOPS[type(node.op)](self.eval(node.left), self.eval(node.right))
+            except Exception as exc:  # e.g. 'a' - 1
+                raise self.fail(node, f"cannot evaluate expression: {exc}") from None
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](self.eval(node.operand))
+        raise self.fail(node, f"only literals, dict(...), arithmetic and earlier names are allowed, got {ast.dump(node)[:60]}")
+
+
+def _parse_file(path: Path) -> dict:
+    try:
+        source = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    ev = _Evaluator(path)
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+            continue  # docstring
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            raise ev.fail(stmt, "imports are not allowed in config files (configs hold literals only)")
+        if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+            raise ev.fail(stmt, "config files may only contain 'name = literal' assignments")
+        ev.names[stmt.targets[0].id] = ev.eval(stmt.value)
+    return ev.names
+
+
+def merge(base: dict, child: dict) -> dict:
+    """Deep-merge ``child`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in child.items():
+        if isinstance(value, dict):
+            value = dict(value)
+            delete = value.pop("_delete_", False)
+            if not delete and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = _strip_delete(value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _strip_delete(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_delete(v) for k, v in value.items() if k != "_delete_"}
+    if isinstance(value, list):
+        return [_strip_delete(v) for v in value]
+    return value
+
+
+def _load_raw(path: Path, chain: tuple[Path, ...]) -> dict:
+    path = path.resolve()
+    if path in chain:
+        raise ConfigError(f"_base_ cycle: {' -> '.join(str(p) for p in (*chain, path))}")
+    names = _parse_file(path)
+    bases = names.pop("_base_", [])
+    if isinstance(bases, str):
+        bases = [bases]
+    merged: dict = {}
+    for base in bases:
+        base_path = (path.parent / base).resolve()
+        if not base_path.exists():
+            raise ConfigError(f"{path}: _base_ file not found: {base} (looked for {base_path})")
+        merged = merge(merged, _load_raw(base_path, (*chain, path)))
+    # names that start with '_' are file-local helpers, not config keys
+    own = {k: v for k, v in names.items() if not k.startswith("_")}
+    return merge(merged, own)
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Load a config file, resolve its ``_base_`` chain and apply ``--set`` style overrides."""
+    path = Path(path)
+    if not path.exists():
+        hint = ""
+        if path.suffix != ".py" and path.with_suffix(".py").exists():
+            hint = f" (did you mean {path.with_suffix('.py')}?)"
+        else:
+            siblings = sorted(p.name for p in path.parent.glob("*.py")) if path.parent.is_dir() else []
+            import difflib
+
+            close = difflib.get_close_matches(path.name, siblings, n=3)
+            if close:
+                hint = f" (close matches in {path.parent}: {', '.join(close)})"
+        raise ConfigError(f"config file not found: {path}{hint}")
+    cfg = Config(_load_raw(path, ()))
+    apply_overrides(cfg, overrides)
+    cfg["_source_"] = str(path)
+    return cfg
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[str, Any, bool]:
+    """Split ``[+]a.b.c=value`` into ``(key, value, add)``; the value is a Python literal or a string."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.path=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    add = key.startswith("+")
+    key = key.lstrip("+")
+    if not key:
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    if raw.strip() in ("none", "null"):
+        value = None
+    elif raw.strip() in ("true", "false"):
+        value = raw.strip() == "true"
+    return key, value, add
+
+
+def _coerce(key: str, old: Any, new: Any) -> Any:
+    if old is None or new is None:
+        return new
+    if isinstance(old, bool) or isinstance(new, bool):
+        if isinstance(old, bool) and isinstance(new, bool):
+            return new
+    elif isinstance(old, float) and isinstance(new, int):
+        return float(new)
+    elif isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        return type(old)(new)
+    elif isinstance(old, type(new)) or isinstance(new, type(old)):
+        return new
+    raise ConfigError(
+        f"override {key}: expected {type(old).__name__} like the default {old!r}, got {type(new).__name__} {new!r}"
+    )
+
+
+def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
+    """Apply ``--set`` strings in order (see module docstring); returns ``cfg`` changed in place."""
+    for text in overrides:
+        key, value, add = parse_override(text)
+        parts = key.split(".")
+        node: Any = cfg
+        for i, part in enumerate(parts[:-1]):
+            node = _child(node, part, ".".join(parts[: i + 1]), add)
+        last = parts[-1]
+        if isinstance(node, list):
+            if not (last.lstrip("-").isdigit() and -len(node) <= int(last) < len(node)):
+                raise ConfigError(f"override {key}: index {last} out of range for a list of {len(node)}")
+            node[int(last)] = _coerce(key, node[int(last)], value)
+        elif isinstance(node, dict):
+            if last in node:
+                node[last] = _coerce(key, node[last], value)
+            elif add:
+                node[last] = value
+            else:
+                raise ConfigError(_missing_key_message(key, last, node))
+        else:
+            raise ConfigError(f"override {key}: {'.'.join(parts[:-1])} is a {type(node).__name__}, not a dict or list")
+    return cfg
+
+
+def _child(node: Any, part: str, prefix: str, add: bool) -> Any:
+    if isinstance(node, dict):
+        if part not in node or node[part] is None:
+            if add:
+                node[part] = Config()
+            elif part not in node:
+                raise ConfigError(_missing_key_message(prefix, part, node))
+            else:
+                raise ConfigError(f"override {prefix}: the default is None; use +{prefix}.<key>=value to add keys")
+        return node[part]
+    if isinstance(node, (list, tuple)) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+        return node[int(part)]
+    raise ConfigError(f"override: cannot index {prefix!r} ({type(node).__name__})")
+
+
+def _missing_key_message(key: str, part: str, node: dict) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(part, [str(k) for k in node], n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return f"override {key}: no key {part!r} in the config.{hint} Use +{key}=... to add a new key."

@@ -1,0 +1,56 @@
+"""Weighted sums of losses built from a config list.
+
+``loss = [dict(type='mse', weight=1.0), dict(type='fft', weight=0.05)]`` builds a
+:class:`WeightedSum` whose forward returns ``{'loss': total, 'loss_mse': ..., 'loss_fft': ...}``
+(unweighted terms, for logging).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from toolkit.errors import ConfigError
+from toolkit.registry import LOSSES
+
+__all__ = ["WeightedSum", "build_loss"]
+
+
+class WeightedSum(nn.Module):
+    """Sum of ``weight * loss(pred, target)`` over named terms."""
+
+    def __init__(self, terms: dict[str, tuple[float, nn.Module]]):
+        super().__init__()
+        self.weights = {name: w for name, (w, _) in terms.items()}
+        self.terms = nn.ModuleDict({name: m for name, (_, m) in terms.items()})
+
+    def forward(self, pred: Any, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        total = None
+        for name, term in self.terms.items():
+            value = term(pred, target)
+            out[f"loss_{name}"] = value.detach()
+            weighted = self.weights[name] * value
+            total = weighted if total is None else total + weighted
+        out["loss"] = total
+        return out
+
+
+def build_loss(spec: Any) -> WeightedSum:
+    """Build a :class:`WeightedSum` from a name, a ``dict(type=..., weight=...)`` or a list of them."""
+    if spec is None:
+        raise ConfigError("config key 'loss' is empty; give e.g. loss=[dict(type='mse', weight=1.0)]")
+    specs = spec if isinstance(spec, (list, tuple)) else [spec]
+    terms: dict[str, tuple[float, nn.Module]] = {}
+    for item in specs:
+        item = {"type": item} if isinstance(item, str) else dict(item)
+        weight = float(item.pop("weight", 1.0))
+        name = item["type"]
+        key, i = name, 1
+        while key in terms:  # the same loss twice (e.g. at two settings) gets a suffix
+            i += 1
+            key = f"{name}{i}"
+        terms[key] = (weight, LOSSES.build(item))
+    return WeightedSum(terms)
