@@ -85,6 +85,12 @@ class Task:
         width = max((len(k) for k in results), default=0)
         return "\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in results.items())
 
+    def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
+        """``tools/infer.py``: run ``model`` on user data given by ``args.input`` and write ``args.out``."""
+        from toolkit.errors import ToolkitError
+
+        raise ToolkitError(f"task {type(self).__name__} has no inference entry point yet")
+
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         """Task state saved with checkpoints (e.g. normalisation statistics computed on the train split)."""

@@ -1,0 +1,178 @@
+"""Moving MNIST generated on the fly, and the fixed ``mnist_test_seq.npy`` test set.
+
+Srivastava et al., "Unsupervised Learning of Video Representations using LSTMs", ICML 2015: digits
+bounce inside a 64x64 canvas and are composited by a pixel-wise maximum.
+
+Digit sources, in order of preference:
+
+1. MNIST idx files under ``data.mnist_root`` (``train-images-idx3-ubyte[.gz]`` for training, and
+   ``t10k-images-idx3-ubyte[.gz]`` for the generated test set);
+2. otherwise the 1,797 8x8 hand-written digits shipped inside scikit-learn
+   (``sklearn.datasets.load_digits``), up-sampled to 28x28; the last fifth is held apart for the
+   generated test set. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from toolkit.errors import DataError
+from toolkit.registry import DATASETS
+
+__all__ = ["MovingMNIST", "read_idx_images", "load_digits"]
+
+_IDX_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+
+
+def read_idx_images(path: str | Path) -> np.ndarray:
+    """Read an idx3 image file (optionally gzipped) into a uint8 array (N, rows, cols).
+
+    Raises:
+        DataError: the file is missing, truncated or not an idx3 image file.
+    """
+    path = Path(path)
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"MNIST file not found: {path}") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read MNIST file {path}: {exc} (corrupt or truncated gzip?)") from None
+    if len(raw) < 16:
+        raise DataError(f"{path}: {len(raw)} bytes is too short for an idx3 header (16 bytes)")
+    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
+    if magic != 0x00000803:
+        raise DataError(f"{path}: not an idx3 image file (magic {magic:#010x}, expected 0x00000803)")
+    expected = 16 + n * rows * cols
+    if len(raw) != expected:
+        raise DataError(
+            f"{path}: header says {n} images of {rows}x{cols} ({expected} bytes) but the file has {len(raw)} bytes"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows, cols)
+
+
+def _find_idx(root: Path, split: str) -> Path:
+    stem = _IDX_FILES[split]
+    for name in (stem, stem + ".gz", stem.replace("-idx3", ".idx3")):
+        if (root / name).exists():
+            return root / name
+    raise DataError(f"data.mnist_root={root}: no {stem}[.gz] found there")
+
+
+def load_digits(mnist_root: str | None, split: str) -> np.ndarray:
+    """Digits (N, 28, 28) uint8 for ``split`` in ('train', 'test'); see the module docstring for sources."""
+    if mnist_root:
+        root = Path(mnist_root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data.mnist_root={mnist_root}: folder not found")
+        return read_idx_images(_find_idx(root, split))
+    from sklearn.datasets import load_digits as sk_digits
+
+    small = sk_digits().images.astype(np.float32) / 16.0  # (1797, 8, 8) in [0, 1]
+    big = torch.nn.functional.interpolate(torch.from_numpy(small)[:, None], size=(20, 20), mode="bilinear")
+    big = torch.nn.functional.pad(big, (4, 4, 4, 4))[:, 0]  # (N, 28, 28), MNIST-like 4 px margin
+    digits = (big.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    cut = len(digits) * 4 // 5
+    return digits[:cut] if split == "train" else digits[cut:]
+
+
+@DATASETS.register("moving_mnist")
+class MovingMNIST(Dataset):
+    """Bouncing digits on a square canvas, generated per index from a seeded generator.
+
+    Clip ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so runs are reproducible, resumable
+    and identical across worker counts. The training split draws new clips every epoch
+    (:meth:`set_epoch`); the test split is fixed. When ``test_path`` points to the standard
+    ``mnist_test_seq.npy`` (uint8, (20, N, 64, 64), time first) the test split reads it instead.
+
+    Items: ``{'input': (T_in, 1, S, S), 'target': (T_out, 1, S, S)}`` float32 in [0, 1].
+    """
+
+    def __init__(
+        self,
+        split: str,
+        *,
+        input_frames: int = 10,
+        output_frames: int = 10,
+        num_clips: int | None = None,
+        num_digits: int = 2,
+        image_size: int = 64,
+        digit_size: int = 28,
+        step: float = 0.1,
+        mnist_root: str | None = None,
+        test_path: str | None = None,
+        seed: int = 0,
+    ):
+        self.split = split
+        self.input_frames, self.output_frames = input_frames, output_frames
+        self.frames = input_frames + output_frames
+        self.num_digits, self.image_size, self.step = num_digits, image_size, step
+        self.seed = seed + {"train": 0, "val": 1, "test": 2}.get(split, 3) * 1_000_003
+        self.epoch = 0
+        self.fixed: np.ndarray | None = None
+        if split != "train" and test_path:
+            self.fixed = self._load_test_file(Path(test_path).expanduser())
+            self.num_clips = len(self.fixed) if num_clips is None else min(num_clips, len(self.fixed))
+            return
+        self.digits = load_digits(mnist_root, "train" if split == "train" else "test")
+        if digit_size != self.digits.shape[1]:  # smaller canvases need smaller digits to leave room to move
+            small = torch.nn.functional.interpolate(
+                torch.from_numpy(self.digits)[:, None].float(), size=(digit_size, digit_size), mode="area"
+            )
+            self.digits = small[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+        if digit_size >= image_size:
+            raise DataError(f"data.digit_size={digit_size} must be smaller than data.image_size={image_size}")
+        self.num_clips = num_clips if num_clips is not None else (10_000 if split == "train" else 1_000)
+
+    def _load_test_file(self, path: Path) -> np.ndarray:
+        if not path.exists():
+            raise DataError(f"data.test_path={path}: file not found")
+        try:
+            arr = np.load(path, mmap_mode="r")
+        except (ValueError, OSError) as exc:
+            raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+        if arr.ndim != 4 or arr.shape[0] < self.frames:
+            raise DataError(
+                f"{path}: expected (T>={self.frames}, N, H, W) uint8 with time first, got shape {arr.shape}"
+            )
+        return np.swapaxes(arr, 0, 1)  # (N, T, H, W)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw a new set of training clips (no effect on fixed test sets)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_clips
+
+    def generate(self, index: int) -> np.ndarray:
+        """Clip ``index`` as uint8 (T, S, S)."""
+        epoch = self.epoch if self.split == "train" else 0
+        rng = np.random.default_rng([self.seed, epoch, index])
+        size, digit = self.image_size, self.digits.shape[1]
+        limit = size - digit
+        canvas = np.zeros((self.frames, size, size), dtype=np.uint8)
+        for _ in range(self.num_digits):
+            img = self.digits[rng.integers(len(self.digits))]
+            pos = rng.random(2)  # (y, x) in [0, 1] of the free range
+            theta = rng.random() * 2 * np.pi
+            vel = np.array([np.sin(theta), np.cos(theta)]) * self.step
+            for t in range(self.frames):
+                y, x = (pos * limit).astype(int)
+                window = canvas[t, y : y + digit, x : x + digit]
+                np.maximum(window, img, out=window)
+                pos = pos + vel
+                for k in range(2):  # bounce off the borders
+                    if pos[k] < 0 or pos[k] > 1:
+                        vel[k] = -vel[k]
+                        pos[k] = min(max(pos[k], 0.0), 1.0)
+        return canvas
+
+    def __getitem__(self, index: int) -> dict:
+        clip = self.fixed[index, : self.frames] if self.fixed is not None else self.generate(index)
+        x = torch.from_numpy(np.ascontiguousarray(clip)).float().div_(255.0)[:, None]  # (T, 1, S, S)
+        return {"input": x[: self.input_frames], "target": x[self.input_frames :]}

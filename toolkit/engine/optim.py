@@ -1,0 +1,94 @@
+"""Optimisers and learning-rate schedules from config dicts; every schedule steps once per iteration.
+
+``optim = dict(type='adam'|'adamw'|'sgd'|'adagrad', lr=..., weight_decay=..., **torch options)``
+``sched = dict(type='onecycle', max_lr=None, pct_start=0.3, ...)``
+``sched = dict(type='cosine', eta_min=1e-5, warmup_iters=0)``
+``sched = dict(type='multistep', milestones=[iters] or milestone_epochs=[epochs], gamma=0.1)``
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from toolkit.errors import ConfigError
+
+__all__ = ["build_optimizer", "build_scheduler"]
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "adagrad": torch.optim.Adagrad,
+}
+
+
+def build_optimizer(spec: dict, model: nn.Module) -> torch.optim.Optimizer:
+    """Build the optimiser over the model's trainable parameters."""
+    spec = dict(spec)
+    name = spec.pop("type", None)
+    if name not in _OPTIMIZERS:
+        raise ConfigError(f"optim.type must be one of {sorted(_OPTIMIZERS)}, got {name!r}")
+    cls = _OPTIMIZERS[name]
+    sig = inspect.signature(cls)
+    unknown = [k for k in spec if k not in sig.parameters]
+    if unknown:
+        raise ConfigError(f"optim: {name} does not take {unknown}. Signature: {cls.__name__}{sig}")
+    if "betas" in spec:
+        spec["betas"] = tuple(spec["betas"])
+    params = [p for p in model.parameters() if p.requires_grad]
+    return cls(params, **spec)
+
+
+def build_scheduler(
+    spec: Any, optimizer: torch.optim.Optimizer, *, total_iters: int, iters_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Build a per-iteration schedule over ``total_iters`` optimiser steps (``None`` = constant lr)."""
+    if spec is None or (isinstance(spec, dict) and spec.get("type") in (None, "none", "constant")):
+        return None
+    spec = dict(spec)
+    name = spec.pop("type")
+    base_lr = optimizer.param_groups[0]["lr"]
+    if name == "onecycle":
+        max_lr = spec.pop("max_lr", None) or base_lr
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_lr, total_steps=max(total_iters, 2), **_only(spec, ("pct_start", "div_factor",
+                                                                                     "final_div_factor",
+                                                                                     "anneal_strategy",
+                                                                                     "three_phase"), name)
+        )
+    if name == "cosine":
+        opts = _only(spec, ("eta_min", "warmup_iters"), name)
+        eta_min, warmup = float(opts.get("eta_min", 0.0)), int(opts.get("warmup_iters", 0))
+        floor = eta_min / base_lr if base_lr > 0 else 0.0
+        decay = max(total_iters - warmup, 1)
+
+        def factor(it: int) -> float:
+            if it < warmup:
+                return (it + 1) / warmup
+            progress = min((it - warmup) / decay, 1.0)
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if name == "multistep":
+        opts = _only(spec, ("milestones", "milestone_epochs", "gamma"), name)
+        milestones = opts.get("milestones")
+        if milestones is None:
+            epochs = opts.get("milestone_epochs")
+            if epochs is None:
+                raise ConfigError("sched: multistep needs milestones (iterations) or milestone_epochs")
+            milestones = [int(e * iters_per_epoch) for e in epochs]
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones),
+                                                    gamma=opts.get("gamma", 0.1))
+    raise ConfigError(f"sched.type must be onecycle, cosine, multistep or None, got {name!r}")
+
+
+def _only(spec: dict, allowed: tuple[str, ...], name: str) -> dict:
+    unknown = [k for k in spec if k not in allowed]
+    if unknown:
+        raise ConfigError(f"sched: {name} does not take {unknown}; allowed: {list(allowed)}")
+    return {k: v for k, v in spec.items() if v is not None}

@@ -1,0 +1,137 @@
+"""The run folder and everything written into it: config, command, environment, logs, pictures.
+
+``work_dirs/<config-stem>/<timestamp>/`` holds ``config.py`` and ``config.json`` (resolved),
+``cmd.txt``, ``env.txt``, ``log.txt``, ``metrics.jsonl``, ``tb/`` (TensorBoard), ``checkpoints/``
+and ``vis/``. Only rank 0 writes; other ranks get a logger that prints nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RunLog", "new_run_dir", "latest_run_dir", "environment_report"]
+
+
+def new_run_dir(work_dir: str | Path, config_stem: str) -> Path:
+    """A fresh ``<work_dir>/<config_stem>/<timestamp>`` folder (suffixed if two runs start in one second)."""
+    base = Path(work_dir) / config_stem
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    path, i = base / stamp, 1
+    while path.exists():
+        i += 1
+        path = base / f"{stamp}_{i}"
+    return path
+
+
+def latest_run_dir(work_dir: str | Path, config_stem: str, checkpoint: str = "last.pt") -> Path | None:
+    """The newest run of ``config_stem`` that has ``checkpoints/<checkpoint>``, or ``None``."""
+    base = Path(work_dir) / config_stem
+    runs = sorted(p.parent.parent for p in base.glob(f"*/checkpoints/{checkpoint}"))
+    return runs[-1] if runs else None
+
+
+def environment_report() -> str:
+    """Python, torch, CUDA, package versions and the git commit, for ``env.txt``."""
+    import torch
+
+    lines = [
+        f"python: {sys.version.split()[0]} ({platform.platform()})",
+        f"torch: {torch.__version__}",
+        f"cuda available: {torch.cuda.is_available()}",
+    ]
+    if torch.cuda.is_available():
+        lines.append(f"cuda: {torch.version.cuda}, device: {torch.cuda.get_device_name(0)}")
+    for name in ("numpy", "albumentations", "kornia", "pytorch_msssim", "sklearn", "scipy"):
+        try:
+            module = __import__(name)
+            lines.append(f"{name}: {getattr(module, '__version__', '?')}")
+        except ImportError:
+            lines.append(f"{name}: not installed")
+    try:
+        root = Path(__file__).resolve().parents[2]
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        lines.append(f"git: {commit or 'unknown'}{' (uncommitted changes)' if dirty else ''}")
+    except (OSError, subprocess.SubprocessError):
+        lines.append("git: unknown")
+    return "\n".join(lines) + "\n"
+
+
+class RunLog:
+    """Text log, JSON-lines metrics, TensorBoard scalars and images, PNG pictures; rank 0 only."""
+
+    def __init__(self, run_dir: Path | None, *, enabled: bool = True, tensorboard: bool = True):
+        self.run_dir = run_dir
+        self.enabled = enabled and run_dir is not None
+        self._tb = None
+        if self.enabled:
+            for sub in ("checkpoints", "vis", "tb"):
+                (run_dir / sub).mkdir(parents=True, exist_ok=True)
+            if tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+
+                    self._tb = SummaryWriter(str(run_dir / "tb"))
+                except ImportError:  # tensorboard is a dependency, but do not fail a run over logging
+                    self._tb = None
+
+    def write_setup(self, cfg: Any, argv: list[str]) -> None:
+        if not self.enabled:
+            return
+        cfg.dump(self.run_dir / "config.py")
+        cfg.dump(self.run_dir / "config.json")
+        with open(self.run_dir / "cmd.txt", "a") as f:
+            f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
+        (self.run_dir / "env.txt").write_text(environment_report())
+
+    def info(self, msg: str) -> None:
+        if not self.enabled:
+            return
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        with open(self.run_dir / "log.txt", "a") as f:
+            f.write(line + "\n")
+
+    def metrics(self, record: dict[str, Any], *, prefix: str, step: int) -> None:
+        if not self.enabled:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"split": prefix, "iter": step, **record}) + "\n")
+        if self._tb is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("iter", "epoch"):
+                    self._tb.add_scalar(f"{prefix}/{key}", value, step)
+
+    def images(self, pictures: dict[str, np.ndarray], *, step: int, tag: str = "val") -> list[Path]:
+        """Write ``{name: uint8 (H, W, 3)}`` to vis/ as PNG and to TensorBoard; returns the paths."""
+        if not self.enabled or not pictures:
+            return []
+        from PIL import Image
+
+        paths = []
+        for name, img in pictures.items():
+            path = self.run_dir / "vis" / f"{tag}_iter{step:07d}_{name}.png"
+            Image.fromarray(np.ascontiguousarray(img)).save(path)
+            paths.append(path)
+            if self._tb is not None:
+                self._tb.add_image(f"{tag}/{name}", img, step, dataformats="HWC")
+        return paths
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.flush()
+            self._tb.close()
+            self._tb = None

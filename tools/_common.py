@@ -1,0 +1,25 @@
+"""Shared command-line plumbing for the tools: repository path, error reporting."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python tools/x.py` from anywhere
+    sys.path.insert(0, str(ROOT))
+
+
+def run_main(main) -> None:
+    """Call ``main()``; user mistakes (ToolkitError) print one line and exit 2, Ctrl-C exits 130."""
+    from toolkit.errors import ToolkitError
+
+    try:
+        code = main()
+    except ToolkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
