@@ -118,7 +118,7 @@ def main(argv=None) -> int:
         print(f"warning: skipped {line}", file=sys.stderr)
     regs = registries()
     if args.registry is None:
-        for key, reg in regs.items():
+        for reg in regs.values():
             print(f"{reg.name} ({len(reg)}): {', '.join(reg) or '(none)'}")
         return 0
     key = args.registry.lower()

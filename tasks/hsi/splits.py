@@ -94,85 +94,115 @@ def leakage_fraction(shape: tuple[int, int], train: np.ndarray, test: np.ndarray
     return float(coverage_mask(shape, train, window).ravel()[test].mean())
 
 
-def _take_blocks(counts: np.ndarray, free: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Greedy stratified choice of blocks: rarest class first, random blocks until its target is met."""
-    chosen = np.zeros(len(counts), dtype=bool)
-    got = np.zeros(counts.shape[1], dtype=np.int64)
-    for c in np.argsort(counts[free].sum(0), kind="stable"):
-        candidates = rng.permutation(np.flatnonzero(free & ~chosen & (counts[:, c] > 0)))
-        for b in candidates:
-            if got[c] >= target[c]:
-                break
-            chosen[b] = True
-            got += counts[b]
-    return chosen
+def _serpentine(n_rows: int, n_cols: int, by_columns: bool) -> np.ndarray:
+    """Block ids in boustrophedon order, so that every run of consecutive blocks is spatially compact."""
+    grid = np.arange(n_rows * n_cols).reshape(n_rows, n_cols)
+    if by_columns:
+        grid = grid.T
+    grid = grid.copy()
+    grid[1::2] = grid[1::2, ::-1]
+    return grid.ravel()
 
 
 def disjoint_split(
     gt: np.ndarray,
     num_classes: int,
-    train: float | int = 0.3,
-    val: float | int = 0.0,
+    train: float = 0.3,
+    val: float = 0.0,
     window: int = 25,
     block_size: int | None = None,
     guard: int | None = None,
     seed: int = 0,
     names=None,
+    max_candidates: int = 64,
 ) -> Split:
-    """Spatially disjoint split: blocks of the scene go to train, val or test, then a guard margin.
+    """Spatially disjoint split: one compact training region, a guard margin, then val and test.
 
-    Blocks of ``block_size`` pixels (default: the window) are chosen for training greedily, rarest
-    class first, until each class reaches its ratio or count; val blocks are chosen the same way from
-    the rest; remaining blocks are test. Val and test pixels within ``guard`` pixels (Chebyshev
-    distance; default ``window // 2``, so none lies inside a training patch) of a training pixel are
-    dropped. Class sizes are met only approximately; ``info`` reports the result, including classes
-    left without training or test pixels.
+    The scene is cut into square blocks of ``block_size`` pixels (default ``max(4, window // 2)``)
+    ordered in a boustrophedon (row by row, or column by column). The training set is a run of
+    consecutive blocks holding a ``train`` fraction of the labelled pixels: a compact region, whose
+    guard band costs the least. Val and test pixels within ``guard`` pixels (Chebyshev distance;
+    default ``window // 2``, so none lies inside a training patch) of a training pixel are dropped;
+    val is the run of blocks that follows the training run, test everything else.
+
+    Among up to ``max_candidates`` runs (both orientations, seeded random starts) the one that keeps
+    the most classes in both train and test, then the most test pixels, is used. Classes left without
+    training or test pixels are reported in ``info``: on a real layout a class living in a single
+    field cannot be both trained and tested without leakage.
     """
+    mode_t, ratio_t = _amount(train, "train")
+    mode_v, ratio_v = _amount(val, "val")
+    if mode_t == "count" or mode_v == "count":
+        raise ConfigError("data.split: the disjoint split takes ratios (e.g. train=0.3), not counts per class")
+    if ratio_t <= 0:
+        raise ConfigError("data.split.train must be > 0")
     h, w = gt.shape
-    block = int(block_size or window)
+    block = int(block_size or max(4, window // 2))
     guard = window // 2 if guard is None else int(guard)
     if block < 1 or guard < 0:
         raise ConfigError(f"data.split.block_size must be >= 1 and guard >= 0, got {block}, {guard}")
-    rng = np.random.default_rng(seed)
+    n_rows, n_cols = -(-h // block), -(-w // block)
     rows, cols = np.divmod(np.arange(h * w), w)
-    block_id = (rows // block) * (-(-w // block)) + cols // block  # (H*W,) block of every pixel
-    n_blocks = int(block_id.max()) + 1
+    block_id = (rows // block) * n_cols + cols // block  # (H*W,) block of every pixel
     flat = gt.ravel()
     lab = flat > 0
-    counts = np.zeros((n_blocks, num_classes), dtype=np.int64)
-    np.add.at(counts, (block_id[lab], flat[lab] - 1), 1)  # (blocks, K)
-    totals = counts.sum(0)
+    total = int(lab.sum())
+    per_block = np.bincount(block_id[lab], minlength=n_rows * n_cols)
+    present = np.bincount(flat[lab] - 1, minlength=num_classes) > 0
 
-    def target(value, name):
-        mode, v = _amount(value, name)
-        return np.full(num_classes, v) if mode == "count" else np.ceil(v * totals)
+    rng = np.random.default_rng(seed)
+    candidates = []
+    for by_columns in (False, True):
+        order = _serpentine(n_rows, n_cols, by_columns)
+        cum = np.cumsum(per_block[order])
+        for start in range(len(order)):
+            before = cum[start - 1] if start else 0
+            stop = int(np.searchsorted(cum, before + ratio_t * total)) + 1
+            if stop <= len(order) and cum[stop - 1] - before > 0:
+                candidates.append((order, start, stop))
+    if not candidates:
+        raise DataError(f"the scene has {total} labelled pixels, too few for a disjoint split with train={train}")
+    picks = rng.permutation(len(candidates))[:max_candidates]
 
-    free = counts.sum(1) > 0
-    in_train = _take_blocks(counts, free, target(train, "train"), rng)
-    in_val = _take_blocks(counts, free & ~in_train, target(val, "val"), rng) if val else np.zeros_like(in_train)
+    best, best_key = None, None
+    for i in picks:
+        order, start, stop = candidates[i]
+        in_train = np.isin(block_id, order[start:stop]) & lab
+        near = coverage_mask((h, w), np.flatnonzero(in_train), 2 * guard + 1).ravel()
+        rest = lab & ~near
+        has_train = np.bincount(flat[in_train] - 1, minlength=num_classes) > 0
+        has_test = np.bincount(flat[rest] - 1, minlength=num_classes) > 0
+        key = (int((has_train & has_test).sum()), int(rest.sum()))
+        if best_key is None or key > best_key:
+            best, best_key = (order, start, stop, in_train, rest), key
+    order, start, stop, in_train, rest = best
 
-    assign = np.where(in_train, 0, np.where(in_val, 1, 2))[block_id]  # (H*W,) 0 train / 1 val / 2 test
-    train_idx = np.flatnonzero(lab & (assign == 0))
-    near = coverage_mask((h, w), train_idx, 2 * guard + 1).ravel()
-    val_idx = np.flatnonzero(lab & (assign == 1) & ~near)
-    test_idx = np.flatnonzero(lab & (assign == 2) & ~near)
-    dropped = int((lab & (assign > 0) & near).sum())
-
-    def present(idx):
-        return np.bincount(flat[idx] - 1, minlength=num_classes) if len(idx) else np.zeros(num_classes, np.int64)
-
-    no_train = [c + 1 for c in range(num_classes) if totals[c] and not present(train_idx)[c]]
-    no_test = [c + 1 for c in range(num_classes) if totals[c] and not present(test_idx)[c]]
-    if len(train_idx) == 0 or len(test_idx) == 0:
+    # val: the blocks after the training run, until they hold a `val` fraction of the labelled pixels
+    in_val = np.zeros_like(lab)
+    if ratio_v > 0:
+        after = np.concatenate([order[stop:], order[:start][::-1]])
+        usable = np.bincount(block_id[rest], minlength=n_rows * n_cols)[after]
+        n_val = int(np.searchsorted(np.cumsum(usable), ratio_v * total)) + 1
+        in_val = np.isin(block_id, after[:n_val]) & rest
+    train_idx = np.flatnonzero(in_train)
+    val_idx = np.flatnonzero(in_val)
+    test_idx = np.flatnonzero(rest & ~in_val)
+    if len(test_idx) == 0:
         raise DataError(
-            f"the disjoint split left {len(train_idx)} training and {len(test_idx)} test pixels; use a smaller "
-            f"data.split.block_size (now {block}) or a larger scene"
+            f"the disjoint split left no test pixels (window {window}, guard {guard}); lower data.split.train "
+            f"or data.window, or use a larger scene"
         )
+
+    def missing(idx):
+        have = np.bincount(flat[idx] - 1, minlength=num_classes) > 0
+        return [int(c) + 1 for c in np.flatnonzero(present & ~have)]
+
     info = dict(type="disjoint", train=train, val=val, seed=seed, block_size=block, guard=guard)
-    info.update(dropped_by_guard=dropped, classes_without_train=no_train, classes_without_test=no_test)
+    info.update(dropped_by_guard=int((lab & ~in_train & ~rest).sum()))
+    info.update(classes_without_train=missing(train_idx), classes_without_test=missing(test_idx))
     if names:
-        info["classes_without_train"] = [f"{c} ({names[c - 1]})" for c in no_train]
-        info["classes_without_test"] = [f"{c} ({names[c - 1]})" for c in no_test]
+        for key in ("classes_without_train", "classes_without_test"):
+            info[key] = [f"{c} ({names[c - 1]})" for c in info[key]]
     return Split(train_idx, val_idx, test_idx, info)
 
 

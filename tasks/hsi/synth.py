@@ -29,9 +29,9 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float
     return (f - f.mean()) / (f.std() + 1e-12)
 
 
-def make_layout(height: int, width: int, num_classes: int, rng: np.random.Generator, fields_per_class: float = 2.5):
+def make_layout(height: int, width: int, num_classes: int, rng: np.random.Generator, fields_per_class: float = 4.0):
     """Generated field layout: ``(gt, field_id)``, both (H, W); gt 0 = unlabelled tracks and fields."""
-    n_fields = max(num_classes + 2, int(round(num_classes * fields_per_class)))
+    n_fields = max(num_classes + 2, int(round((num_classes + 1) * fields_per_class)))
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     warp = 0.06 * max(height, width)
     ys = ys + warp * _smooth_field(rng, (height, width), max(height, width) / 6)
@@ -39,12 +39,12 @@ def make_layout(height: int, width: int, num_classes: int, rng: np.random.Genera
     seeds = rng.uniform([0, 0], [height, width], size=(n_fields, 2))
     d2 = (ys[..., None] - seeds[:, 0]) ** 2 + (xs[..., None] - seeds[:, 1]) ** 2  # (H, W, F)
     field_id = d2.argmin(-1)  # (H, W)
-    # every class gets a field; about one field in eight stays unlabelled (roads, buildings, bare land)
-    labels = np.concatenate([np.arange(1, num_classes + 1), rng.integers(0, num_classes + 1, n_fields - num_classes)])
-    labels = rng.permutation(labels)
-    if not (labels == 0).any() and n_fields > num_classes:
-        spare = np.flatnonzero(np.bincount(labels, minlength=num_classes + 1)[labels] > 1)
-        labels[spare[0]] = 0
+    # classes are dealt to the fields in raster order of their seeds, one shuffled round of all classes
+    # (plus an unlabelled field) after another, so that every class has fields all over the scene
+    raster = np.argsort((seeds[:, 0] // (height / max(2, round(fields_per_class)))) * width + seeds[:, 1])
+    rounds = [rng.permutation(num_classes + 1) for _ in range(-(-n_fields // (num_classes + 1)))]
+    labels = np.empty(n_fields, dtype=np.int64)
+    labels[raster] = np.concatenate(rounds)[:n_fields]
     gt = labels[field_id]
     # one-pixel tracks between fields are unlabelled, as in real ground truths
     edges = (ndimage.maximum_filter(field_id, 3) != ndimage.minimum_filter(field_id, 3)) & (rng.random(gt.shape) < 0.8)
@@ -87,6 +87,7 @@ def make_scene(
     noise: float = 0.02,
     variability: float = 0.05,
     mixing: float = 0.8,
+    fields_per_class: float = 4.0,
     seed: int = 0,
 ) -> Scene:
     """Generate a scene; with ``layout`` (a label map, 0 = unlabelled) its size and classes are used.
@@ -99,6 +100,7 @@ def make_scene(
         noise: standard deviation of the band-correlated noise (reflectance units).
         variability: relative within-class variability (per field and per pixel).
         mixing: Gaussian sigma (pixels) of the material mixing across borders (0 = none).
+        fields_per_class: fields per class in a generated layout (more = smaller fields).
         seed: random seed; the same arguments and seed give the same scene.
 
     Returns:
@@ -123,7 +125,7 @@ def make_scene(
             field_material[f] = gt[field_id == f][0] - 1
         field_material[next_id:] = num_classes + np.arange(3)
     else:
-        gt, field_id = make_layout(height, width, num_classes, rng)
+        gt, field_id = make_layout(height, width, num_classes, rng, fields_per_class)
         n_fields = int(field_id.max()) + 1
         field_material = np.array([np.bincount(gt[field_id == f], minlength=num_classes + 1).argmax() for f in range(n_fields)])
         # unlabelled fields get one of three background materials; labelled ones their class

@@ -133,8 +133,10 @@ def test_simam_has_no_parameters_and_matches_energy_formula():
     assert _n_params(m) == 0
     x = torch.tensor([[[[1.0, 2.0], [3.0, 6.0]]]])  # mean 3, sum of squared deviations 14, M - 1 = 3
     var, lam = 14.0 / 3.0, 1e-4
-    expected = [t * torch.sigmoid(torch.tensor(4 * (var + lam) / ((t - 3) ** 2 + 2 * var + 2 * lam)) ** -1)
-                for t in [1.0, 2.0, 3.0, 6.0]]
+    expected = [
+        t * torch.sigmoid(torch.tensor(4 * (var + lam) / ((t - 3) ** 2 + 2 * var + 2 * lam)) ** -1)
+        for t in [1.0, 2.0, 3.0, 6.0]
+    ]
     torch.testing.assert_close(m(x).flatten(), torch.stack(expected).float())
 
 

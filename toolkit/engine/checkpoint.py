@@ -79,8 +79,8 @@ def _weights_from(state: dict[str, Any], prefer_ema: bool = False) -> dict[str, 
 
 def load_weights(
     model: nn.Module, path: str | Path, *, strict: bool = True, prefer_ema: bool = False
-) -> tuple[list[str], list[str]]:
-    """Load model weights from a checkpoint; returns (missing, unexpected) keys.
+) -> tuple[list[str], list[str], list[str]]:
+    """Load model weights from a checkpoint; returns (missing, unexpected, shape-mismatched) keys.
 
     With ``strict=True`` (evaluation) a checkpoint of a different model raises CheckpointError naming
     the first mismatching keys and shapes; with ``strict=False`` (``--load-from``) matching tensors
@@ -106,9 +106,9 @@ def load_weights(
             if part
         )
         raise CheckpointError(f"{path} does not match this model (a checkpoint of a different config?): {detail}")
-    bad = {m.split(":")[0] for m in mismatched}
+    bad = [m.split(":")[0] for m in mismatched]
     model.load_state_dict({k: v for k, v in weights.items() if k in own and k not in bad}, strict=False)
-    return missing + sorted(bad), unexpected
+    return missing, unexpected, bad
 
 
 def rng_state() -> dict[str, Any]:

@@ -197,9 +197,13 @@ class Trainer:
             cfg.get("sched"), self.optimizer, total_iters=self.max_iters, iters_per_epoch=self.iters_per_epoch
         )
         if load_from:
-            missing, unexpected = load_weights(self.model, load_from, strict=False)
-            self.log.info(f"loaded weights from {load_from}: {len(missing)} missing keys {missing[:10]}, "
-                          f"{len(unexpected)} unexpected keys {unexpected[:10]}")
+            missing, unexpected, mismatched = load_weights(self.model, load_from, strict=False)
+            loaded = len(self.model.state_dict()) - len(missing) - len(mismatched)
+            self.log.info(
+                f"loaded {loaded} tensors from {load_from}; {len(missing)} missing keys {missing[:8]}; "
+                f"{len(mismatched)} keys with other shapes (kept initialised) {mismatched[:8]}; "
+                f"{len(unexpected)} unexpected keys {unexpected[:8]}"
+            )
         if resume_path is not None:
             self._restore(resume_path)
         self.train_model: nn.Module = self.model

@@ -74,7 +74,9 @@ class BasicBlock(nn.Module):
         drop_path: float = 0.0,
     ):
         super().__init__()
-        self.conv1 = ConvNormAct(in_channels, out_channels, 3, stride=stride, norm_layer=norm_layer, act_layer=act_layer)
+        self.conv1 = ConvNormAct(
+            in_channels, out_channels, 3, stride=stride, norm_layer=norm_layer, act_layer=act_layer
+        )
         self.conv2 = ConvNormAct(out_channels, out_channels, 3, norm_layer=norm_layer, act_layer=None)
         self.attn = build_attention(attn, out_channels)
         self.drop_path = DropPath(drop_path)
@@ -171,7 +173,12 @@ class DepthwiseSeparableConv(nn.Module):
     ):
         super().__init__()
         self.dw = ConvNormAct(
-            in_channels, in_channels, kernel_size, stride=stride, groups=in_channels, norm_layer=norm_layer,
+            in_channels,
+            in_channels,
+            kernel_size,
+            stride=stride,
+            groups=in_channels,
+            norm_layer=norm_layer,
             act_layer=act_layer,
         )
         self.attn = build_attention(attn, in_channels)

@@ -7,8 +7,8 @@ ICLR 2022 (arXiv 2111.13587); used as the physics-guided branch of PastNet (Wu e
 The operator takes the 2-D real FFT of a (B, C, H, W) token grid, applies to every frequency the
 same two-layer complex MLP whose weights are block-diagonal over channels (``num_blocks`` blocks),
 optionally soft-shrinks the result (sparsity in frequency), and transforms back. Its cost is
-O(H W log(H W) C + H W C^2 / num_blocks), and, being a per-frequency multiplication, it is
-equivariant to circular shifts of the grid. Works for any H, W (odd sizes and 1x1 included).
+O(H W log(H W) C + H W C^2 / num_blocks) and every output token depends on every input token.
+Works for any H, W (odd sizes and 1x1 included).
 """
 
 from __future__ import annotations

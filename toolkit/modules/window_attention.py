@@ -193,6 +193,7 @@ class PatchMerging(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (0, x.shape[3] % 2, 0, x.shape[2] % 2))
         t = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        # order of the four neighbours as in the paper's code: (0,0), (1,0), (0,1), (1,1)
-        t = torch.cat([t[:, 0::2, 0::2], t[:, 1::2, 0::2], t[:, 0::2, 1::2], t[:, 1::2, 1::2]], dim=-1)  # (B, H/2, W/2, 4C)
+        # the four neighbours in the order (0,0), (1,0), (0,1), (1,1)
+        parts = [t[:, 0::2, 0::2], t[:, 1::2, 0::2], t[:, 0::2, 1::2], t[:, 1::2, 1::2]]
+        t = torch.cat(parts, dim=-1)  # (B, H/2, W/2, 4C)
         return self.reduction(self.norm(t)).permute(0, 3, 1, 2)  # (B, out_channels, H/2, W/2)

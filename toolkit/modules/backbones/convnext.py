@@ -8,7 +8,8 @@ parameters with its ImageNet head (final LayerNorm + 1000-way linear, 770,536 of
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -84,7 +84,12 @@ class ResNet(nn.Module):
                 stride = 2 if (i > 0 and j == 0) else 1
                 blocks.append(
                     block(
-                        prev, width, stride=stride, norm_layer=norm_layer, act_layer=act_layer, attn=attns[i],
+                        prev,
+                        width,
+                        stride=stride,
+                        norm_layer=norm_layer,
+                        act_layer=act_layer,
+                        attn=attns[i],
                         drop_path=rates[idx],
                     )
                 )

@@ -79,7 +79,9 @@ class UNet(nn.Module):
             for i in range(num_levels)
         )
         self.pool = nn.MaxPool2d(2)
-        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(num_levels - 1))
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(num_levels - 1)
+        )
         self.decoder = nn.ModuleList(
             _DoubleConv(2 * widths[i], widths[i], attns[i], norm_layer, act_layer) for i in range(num_levels - 1)
         )

@@ -1,0 +1,267 @@
+"""Restoration datasets: paired folders, clean folders degraded on the fly, and an embedded default.
+
+Sources, per split (``data.<split>.gt`` / ``data.<split>.lq`` in the config):
+
+- ``gt`` and ``lq`` folders: pairs matched by file name, either the same stem (``lq/0001.png`` and
+  ``gt/0001.png``) or a degradation suffix on the input side (``babyx4.png`` / ``baby_x4.png`` /
+  ``img_001_LR.png`` against ``baby.png`` / ``img_001_HR.png``). Both may be one folder holding
+  ``*_LR`` and ``*_HR`` files (Set14's layout). For super-resolution the ground truth is cropped to
+  the low-resolution size times the scale; a larger mismatch is an error naming both files.
+- ``gt`` only: clean images degraded on the fly by :class:`~tasks.restoration.degrade.Degradation`.
+- neither: the two photographs shipped with scikit-learn (``china.jpg``, ``flower.jpg``, 427x640),
+  degraded on the fly; training crops come from their left 448 columns, validation and test use
+  the right 192 columns, so no evaluated pixel is seen in training.
+
+Training (``patch_size`` set) returns random aligned crops: an LR patch of ``patch_size`` and the
+GT patch ``scale`` times larger at the same place, with one of the 8 flips/rotations applied to
+both. Evaluation returns whole images; on-the-fly degradations are seeded per image.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tasks.restoration.degrade import Degradation
+from toolkit.errors import DataError
+from toolkit.registry import DATASETS
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "read_image",
+    "list_images",
+    "pair_files",
+    "embedded_images",
+    "paired_random_crop",
+    "augment_d4",
+    "RestorationDataset",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+EMBEDDED_SPLIT_COLUMN = 448  # training uses columns [0, 448) of the scikit-learn photos, evaluation the rest
+
+_LQ_SUFFIX = r"(?:[_-]?x\d|[_-](?:lr|lq|lrbicx\d))$"
+_GT_SUFFIX = r"(?:[_-](?:hr|gt))$"
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an 8-bit image file as uint8 (H, W, 3) RGB.
+
+    Grey images are converted to RGB and alpha channels dropped, each with a warning naming the
+    file; 16-bit and other non-8-bit files raise :class:`DataError`.
+    """
+    path = Path(path)
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DataError(f"cannot read image file {path} (missing, unreadable or not an image)")
+    if img.dtype != np.uint8:
+        bits = img.dtype.itemsize * 8
+        raise DataError(
+            f"{path} is a {bits}-bit {img.dtype} image; the restoration task reads 8-bit images only "
+            "(convert it, e.g. with `convert in.png -depth 8 out.png`)"
+        )
+    if img.ndim == 2 or img.shape[2] == 1:
+        warnings.warn(f"{path} is a grey image; converted to RGB by repeating its channel", stacklevel=2)
+        return np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
+    if img.shape[2] == 4:
+        warnings.warn(f"{path} has an alpha channel; it is ignored", stacklevel=2)
+        img = img[..., :3]
+    return np.ascontiguousarray(img[..., ::-1])  # BGR -> RGB
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files in ``folder`` (not recursive), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"image folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    return files
+
+
+def _key(path: Path, suffix: str) -> str:
+    return re.sub(suffix, "", path.stem, flags=re.IGNORECASE)
+
+
+def pair_files(lq_dir: str | Path, gt_dir: str | Path) -> list[tuple[Path, Path]]:
+    """Match input and ground-truth files by name; unpaired files raise :class:`DataError` naming them."""
+    lq_files, gt_files = list_images(lq_dir), list_images(gt_dir)
+    if Path(lq_dir).resolve() == Path(gt_dir).resolve():  # one folder of *_LR and *_HR files
+        lq_files = [p for p in lq_files if re.search(_LQ_SUFFIX, p.stem, re.IGNORECASE)]
+        gt_files = [p for p in gt_files if re.search(_GT_SUFFIX, p.stem, re.IGNORECASE)]
+    gt_by_key: dict[str, Path] = {}
+    for p in gt_files:
+        gt_by_key.setdefault(_key(p, _GT_SUFFIX), p)
+    pairs, unmatched = [], []
+    for p in lq_files:
+        gt = gt_by_key.pop(p.stem, None) or gt_by_key.pop(_key(p, _LQ_SUFFIX), None)
+        if gt is None:
+            unmatched.append(p.name)
+        else:
+            pairs.append((p, gt))
+    if unmatched or gt_by_key:
+        parts = []
+        if unmatched:
+            parts.append(f"inputs in {lq_dir} without ground truth: {', '.join(unmatched[:5])}")
+        if gt_by_key:
+            names = sorted(p.name for p in gt_by_key.values())
+            parts.append(f"ground truths in {gt_dir} without input: {', '.join(names[:5])}")
+        raise DataError("unpaired restoration files: " + "; ".join(parts))
+    return pairs
+
+
+@functools.lru_cache(maxsize=1)
+def embedded_images() -> tuple[tuple[str, np.ndarray], ...]:
+    """The two photographs shipped with scikit-learn, as ``(name, uint8 (427, 640, 3) RGB)``."""
+    from sklearn.datasets import load_sample_images
+
+    data = load_sample_images()
+    return tuple((Path(f).stem, np.asarray(img, dtype=np.uint8)) for f, img in zip(data.filenames, data.images))
+
+
+def paired_random_crop(
+    lq: np.ndarray, gt: np.ndarray, patch: int, scale: int, rng: np.random.Generator, name: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop an LR patch of ``patch`` px and the GT patch ``scale`` times larger at the same place."""
+    h, w = lq.shape[:2]
+    if h < patch or w < patch:
+        raise DataError(f"{name}: input of {h}x{w} px is smaller than the training crop of {patch}x{patch} px")
+    top, left = int(rng.integers(0, h - patch + 1)), int(rng.integers(0, w - patch + 1))
+    lq = lq[top : top + patch, left : left + patch]
+    gt = gt[top * scale : (top + patch) * scale, left * scale : (left + patch) * scale]
+    return lq, gt
+
+
+def augment_d4(arrays: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """Apply the same element ``k`` (0..7) of the flip/rotation group to every (H, W, C) array."""
+    out = []
+    for a in arrays:
+        a = np.rot90(a, k % 4, axes=(0, 1))
+        if k >= 4:
+            a = a[:, ::-1]
+        out.append(np.ascontiguousarray(a))
+    return out
+
+
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32).transpose(2, 0, 1))  # (C, H, W)
+
+
+@DATASETS.register("restoration")
+class RestorationDataset(Dataset):
+    """Input/target pairs for restoration, from folders or the embedded photographs.
+
+    Args:
+        split: ``'train'`` (random crops, augmentation) or ``'val'`` / ``'test'`` (whole images).
+        gt: folder of clean images (``None`` with ``lq`` also ``None``: the embedded photographs).
+        lq: folder of degraded inputs paired with ``gt`` (``None``: degrade ``gt`` on the fly).
+        scale: super-resolution factor (1 for same-size restoration).
+        blur, noise, jpeg: on-the-fly degradations (see :class:`Degradation`).
+        patch_size: LR training crop size; ``None`` returns whole images (evaluation).
+        repeat: training samples drawn per image and epoch.
+        augment: random flips and 90-degree rotations of training crops.
+        seed: base seed of the per-image evaluation degradations.
+
+    Items: ``{'input': (3, h, w), 'target': (3, h*scale, w*scale), 'meta': name}``, float32 in [0, 1]
+    (the input may leave [0, 1] when noise is added).
+    """
+
+    def __init__(
+        self,
+        split: str = "train",
+        gt: str | None = None,
+        lq: str | None = None,
+        scale: int = 1,
+        blur: Any = None,
+        noise: Any = None,
+        jpeg: Any = None,
+        patch_size: int | None = None,
+        repeat: int = 1,
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        self.split = split
+        self.scale = int(scale)
+        self.degrade = Degradation(scale, blur, noise, jpeg)
+        self.patch_size = patch_size
+        self.repeat = max(1, int(repeat)) if patch_size else 1
+        self.augment = augment
+        self.seed = seed
+        self.paired = lq is not None
+        self.images: list[tuple[str, np.ndarray]] | None = None
+        if lq is not None and gt is None:
+            raise DataError(f"data.{split}.lq is set ({lq}) but data.{split}.gt is not; give the ground-truth folder")
+        if gt is None:
+            cut = EMBEDDED_SPLIT_COLUMN
+            regions = [(n, img[:, :cut] if split == "train" else img[:, cut:]) for n, img in embedded_images()]
+            self.images = [(n, np.ascontiguousarray(r)) for n, r in regions]
+            self.items: list[Any] = list(range(len(self.images)))
+        elif lq is not None:
+            self.items = pair_files(lq, gt)
+        else:
+            self.items = list_images(gt)
+        if self.degrade.is_identity and not self.paired:
+            raise DataError(
+                f"data.{split}: clean images without an lq folder need a degradation "
+                "(data.scale > 1, data.blur, data.noise or data.jpeg)"
+            )
+
+    def __len__(self) -> int:
+        return len(self.items) * self.repeat
+
+    # ------------------------------------------------------------------ loading
+    def _load(self, i: int) -> tuple[str, np.ndarray, np.ndarray | None]:
+        """Name, uint8 ground truth and uint8 input (``None`` when degraded on the fly)."""
+        item = self.items[i]
+        if self.images is not None:
+            name, gt = self.images[item]
+            return name, gt, None
+        if not self.paired:
+            return item.stem, read_image(item), None
+        lq_path, gt_path = item
+        lq, gt = read_image(lq_path), read_image(gt_path)
+        s = self.scale
+        (h, w), (gh, gw) = lq.shape[:2], gt.shape[:2]
+        if not (h * s <= gh < (h + 1) * s and w * s <= gw < (w + 1) * s):
+            raise DataError(
+                f"{lq_path} is {h}x{w} px, so its ground truth {gt_path} should be {h * s}x{w * s} px at scale {s} "
+                f"(up to {s - 1} extra rows/columns are cropped), but it is {gh}x{gw}"
+            )
+        return lq_path.stem, gt[: h * s, : w * s], lq
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if self.patch_size:
+            # training: a fresh draw from torch's generator, which the DataLoader seeds per worker and epoch
+            return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+        return np.random.default_rng([int(self.seed), index])  # evaluation: the same degradation every time
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        i = index % len(self.items)
+        rng = self._rng(i)
+        name, gt_u8, lq_u8 = self._load(i)
+        s, p = self.scale, self.patch_size
+        if lq_u8 is None:  # degrade on the fly: crop the clean image first, then degrade the crop
+            h, w = gt_u8.shape[0] // s * s, gt_u8.shape[1] // s * s  # mod-crop to the scale
+            gt_u8 = gt_u8[:h, :w]
+            if p:
+                dummy = np.empty((h // s, w // s, 0), np.uint8)
+                _, gt_u8 = paired_random_crop(dummy, gt_u8, p, s, rng, name)
+            gt = gt_u8.astype(np.float32) / 255.0
+            lq = self.degrade(gt, rng)
+        else:
+            if p:
+                lq_u8, gt_u8 = paired_random_crop(lq_u8, gt_u8, p, s, rng, name)
+            gt = gt_u8.astype(np.float32) / 255.0
+            lq = lq_u8.astype(np.float32) / 255.0
+        if p and self.augment:
+            lq, gt = augment_d4([lq, gt], int(rng.integers(0, 8)))
+        return {"input": _to_tensor(lq), "target": _to_tensor(gt), "meta": name}

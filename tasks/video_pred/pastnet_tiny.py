@@ -1,0 +1,33 @@
+"""A small PastNet that trains in minutes on a 2-core CPU: the data of simvp_tiny.py, narrow branches.
+
+Moving MNIST at 32x32 with one digit, 5 frames in and 5 out; patch 8, 32-channel tokens, a 64-code
+codebook of 16 dims and a narrow Inception U-Net.
+"""
+
+_base_ = ["pastnet.py"]
+
+data = dict(
+    input_frames=5,
+    output_frames=5,
+    num_digits=1,
+    image_size=32,
+    digit_size=14,
+    step=0.1,
+    splits=dict(train=dict(num_clips=2000), val=dict(num_clips=64), test=dict(num_clips=256)),
+)
+model = dict(
+    patch_size=8,
+    embed_dim=32,
+    hid_S=32,
+    res_layers=1,
+    res_channels=16,
+    num_codes=64,
+    code_dim=16,
+    hid_T=64,
+    N_T=3,
+    kernel_sizes=(3, 5),
+    groups=4,
+)
+optim = dict(lr=5e-3)
+train = dict(batch_size=16, max_epochs=None, max_iters=600, val_interval=200, num_workers=0, log_interval=20)
+eval = dict(batch_size=32)

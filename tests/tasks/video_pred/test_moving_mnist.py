@@ -1,0 +1,89 @@
+"""Moving MNIST generation and MNIST idx reading (real digits from ../shared/data/mnist when present)."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from tasks.video_pred.data import MovingMNIST, load_digits, read_idx_images
+from toolkit.errors import DataError
+
+
+def write_idx(path, images):
+    n, r, c = images.shape
+    data = struct.pack(">IIII", 0x00000803, n, r, c) + images.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+
+
+def test_idx_round_trip_and_bad_files(tmp_path):
+    imgs = np.arange(2 * 28 * 28, dtype=np.uint32).reshape(2, 28, 28) % 256
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", imgs)
+    np.testing.assert_array_equal(read_idx_images(tmp_path / "train-images-idx3-ubyte.gz"), imgs)
+    (tmp_path / "short").write_bytes(b"\x00\x00\x08\x03")
+    with pytest.raises(DataError, match="too short for an idx3 header"):
+        read_idx_images(tmp_path / "short")
+    raw = gzip.decompress((tmp_path / "train-images-idx3-ubyte.gz").read_bytes())
+    (tmp_path / "trunc").write_bytes(raw[:-10])
+    with pytest.raises(DataError, match=r"header says 2 images of 28x28 .* but the file has"):
+        read_idx_images(tmp_path / "trunc")
+    (tmp_path / "labels").write_bytes(struct.pack(">II", 0x00000801, 2) + b"\x01\x02" + b"\x00" * 8)
+    with pytest.raises(DataError, match="not an idx3 image file"):
+        read_idx_images(tmp_path / "labels")
+    (tmp_path / "broken.gz").write_bytes(gzip.compress(raw)[:40])
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        read_idx_images(tmp_path / "broken.gz")
+    with pytest.raises(DataError, match="folder not found"):
+        load_digits(str(tmp_path / "missing"), "train")
+
+
+def test_clips_are_bouncing_max_composites_and_reproducible():
+    ds = MovingMNIST("train", input_frames=10, output_frames=10, num_clips=8, seed=3)
+    item = ds[5]
+    assert item["input"].shape == (10, 1, 64, 64) and item["target"].shape == (10, 1, 64, 64)
+    assert 0.0 <= item["input"].min() and item["input"].max() <= 1.0
+    again = MovingMNIST("train", input_frames=10, output_frames=10, num_clips=8, seed=3)[5]
+    assert (item["input"] == again["input"]).all()
+    ds.set_epoch(1)  # a new epoch draws new clips
+    assert not (ds[5]["input"] == item["input"]).all()
+    # every frame holds digits: bright pixels stay inside the canvas at all times
+    clip = ds.generate(0)
+    assert (clip.reshape(20, -1).max(axis=1) > 100).all()
+
+
+def test_one_digit_moves_by_the_step_each_frame():
+    ds = MovingMNIST("test", input_frames=3, output_frames=3, num_clips=4, num_digits=1, image_size=64, step=0.1)
+    clip = ds.generate(1).astype(float)
+    ys, xs = [], []
+    for frame in clip:
+        w = frame / frame.sum()
+        ys.append((w.sum(1) * np.arange(64)).sum())
+        xs.append((w.sum(0) * np.arange(64)).sum())
+    speeds = np.hypot(np.diff(ys), np.diff(xs))
+    # 0.1 of the 36 px free range per frame, up to integer placement (and bounces)
+    assert np.all(speeds <= 3.6 + 1.5) and np.median(speeds) > 2.0
+
+
+def test_fixed_test_file(tmp_path):
+    seq = (np.random.default_rng(0).random((20, 3, 64, 64)) * 255).astype(np.uint8)
+    np.save(tmp_path / "mnist_test_seq.npy", seq)
+    ds = MovingMNIST("test", input_frames=10, output_frames=10, test_path=str(tmp_path / "mnist_test_seq.npy"))
+    assert len(ds) == 3
+    np.testing.assert_allclose(ds[2]["target"][4, 0].numpy(), seq[14, 2] / 255.0, rtol=1e-6)
+    np.save(tmp_path / "bad.npy", seq[:5])
+    with pytest.raises(DataError, match=r"expected \(T>=20, N, H, W\)"):
+        MovingMNIST("test", test_path=str(tmp_path / "bad.npy"))
+
+
+def test_real_mnist_digits(shared_dir):
+    root = shared_dir / "data" / "mnist"
+    if not (root / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("../shared/data/mnist is not present")
+    train = load_digits(str(root), "train")
+    test = load_digits(str(root), "test")
+    assert train.shape == (60000, 28, 28) and test.shape == (10000, 28, 28) and train.dtype == np.uint8
+    ds = MovingMNIST("train", mnist_root=str(root), num_clips=4)
+    assert ds[0]["input"].shape == (10, 1, 64, 64)

@@ -1,0 +1,224 @@
+"""Train one short run per value of a config key and compare them in one table and chart.
+
+    python tools/ablate.py tasks/video_pred/simvp_tiny.py --vary model.attn.type=se,cbam,eca \\
+        --set train.max_iters=200 [--out DIR] [--work-dir DIR]
+
+Runs are sequential and in-process (``toolkit.engine.Trainer``), each in its own run folder under
+``<out>/runs/<value>/``. The output folder (default ``work_dirs/ablate/<config-stem>_<key>_<time>/``)
+receives ``results.md``, ``results.csv`` and ``results.png``: for every value the primary metric
+(best validation value), the parameter count, the FLOPs of one sample's evaluation step (torch's
+flop counter: matmuls and convolutions, 2 per multiply-add) and the training throughput in
+samples per second (validation time excluded).
+
+``--vary KEY=a,b,c`` takes Python literals (``none`` for None). When ``KEY`` ends in ``.type`` and
+its parent is ``None`` in the config (an empty attention slot), the parent becomes
+``dict(type=value)``, so ``model.attn.type=se`` works on configs that leave ``attn=None``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import _common  # noqa: F401  (puts the repository on sys.path)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp_tiny.py")
+    p.add_argument("--vary", required=True, metavar="KEY=V1,V2,...", help="config key and the values to compare")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        action="extend",
+        help="overrides applied to every run (e.g. train.max_iters=100)",
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder for the table and chart")
+    p.add_argument("--work-dir", metavar="DIR", help="root of the run folders (default: <out>/runs)")
+    return p.parse_args(argv)
+
+
+def parse_vary(text: str) -> tuple[str, list[Any]]:
+    """``'model.attn.type=se,cbam'`` -> ``('model.attn.type', ['se', 'cbam'])`` (values as literals)."""
+    from toolkit.config import parse_override
+    from toolkit.errors import ConfigError
+
+    if "=" not in text:
+        raise ConfigError(f"--vary {text!r} must look like key.path=value1,value2")
+    key, raw = text.split("=", 1)
+    values = [parse_override(f"{key}={v.strip()}")[1] for v in raw.split(",") if v.strip()]
+    if not key.strip() or not values:
+        raise ConfigError(f"--vary {text!r} must name a key and at least one value")
+    if len({repr(v) for v in values}) != len(values):
+        raise ConfigError(f"--vary {text!r} repeats a value")
+    return key.strip(), values
+
+
+def override_for(cfg, key: str, value: Any) -> str:
+    """The ``--set`` string giving ``key`` the value ``value`` in ``cfg`` (see the module docstring)."""
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    if key.endswith(".type") and parent and _path_exists(cfg, parent) and cfg.get_path(parent) is None:
+        return f"{parent}={dict(type=value)!r}"
+    return f"{key}={value!r}"
+
+
+def _path_exists(cfg, dotted: str) -> bool:
+    sentinel = object()
+    return cfg.get_path(dotted, sentinel) is not sentinel
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).strip("_") or "value"
+
+
+def flops_per_sample(trainer) -> float | None:
+    """FLOPs of one evaluation step on a batch of one validation sample, or None if it cannot be counted."""
+    import torch
+    from torch.utils.data import DataLoader
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from toolkit.engine.trainer import _to_device
+
+    try:
+        loader = DataLoader(trainer.val_set, batch_size=1, collate_fn=trainer.task.collate_fn("val"))
+        batch = _to_device(next(iter(loader)), trainer.device)
+    except StopIteration:
+        return None
+    was_training = trainer.model.training
+    trainer.model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        trainer.task.eval_step(trainer.model, batch)
+    trainer.model.train(was_training)
+    return float(counter.get_total_flops())
+
+
+def run_one(cfg, work_dir: Path) -> dict[str, Any]:
+    """Train ``cfg`` with the Trainer; return its primary metric, size, FLOPs and training throughput."""
+    from toolkit.engine import Trainer
+
+    trainer = Trainer(cfg, work_dir=work_dir, argv=["tools/ablate.py"])
+    eval_seconds = 0.0
+    evaluate = trainer.evaluate
+
+    def timed_evaluate(*args, **kwargs):  # validation time is not training throughput
+        nonlocal eval_seconds
+        t = time.perf_counter()
+        try:
+            return evaluate(*args, **kwargs)
+        finally:
+            eval_seconds += time.perf_counter() - t
+
+    trainer.evaluate = timed_evaluate
+    start_iter = trainer.iter
+    t0 = time.perf_counter()
+    last = trainer.train()
+    train_seconds = max(time.perf_counter() - t0 - eval_seconds, 1e-9)
+    tcfg = cfg.train
+    samples = (trainer.iter - start_iter) * tcfg.batch_size * tcfg.get("accum_steps", 1) * trainer.world
+    key = trainer.task.primary_metric
+    return dict(
+        metric=key,
+        value=trainer.best if trainer.best is not None else last.get(key),
+        higher_is_better=trainer.task.build_metrics().higher_is_better(key),
+        params=sum(p.numel() for p in trainer.model.parameters()),
+        flops=flops_per_sample(trainer),
+        samples_per_s=samples / train_seconds,
+        run_dir=str(trainer.run_dir),
+    )
+
+
+def write_outputs(rows: list[dict], key: str, out: Path) -> None:
+    """Write ``results.md``, ``results.csv`` and the bar chart ``results.png`` into ``out``."""
+    metric = rows[0]["metric"]
+    arrow = "higher is better" if rows[0]["higher_is_better"] else "lower is better"
+    header = [key, f"{metric} (best val)", "params", "FLOPs/sample", "samples/s", "run"]
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([key, metric, "params", "flops_per_sample", "samples_per_s", "run_dir"])
+        for r in rows:
+            w.writerow([r["value_name"], r["value"], r["params"], r["flops"], r["samples_per_s"], r["run_dir"]])
+    lines = [f"# Ablation of `{key}`", "", f"Primary metric `{metric}` ({arrow}).", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for r in rows:
+        flops = "n/a" if r["flops"] is None else f"{r['flops'] / 1e6:.2f}M"
+        cells = [
+            r["value_name"],
+            f"{r['value']:.6g}",
+            f"{r['params']:,}",
+            flops,
+            f"{r['samples_per_s']:.1f}",
+            f"`{r['run_dir']}`",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["value_name"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(4 + 1.2 * len(rows) * 3, 3.6))
+    panels = [
+        (metric + f" ({arrow})", [r["value"] for r in rows]),
+        ("params (M)", [r["params"] / 1e6 for r in rows]),
+        ("samples/s (train)", [r["samples_per_s"] for r in rows]),
+    ]
+    values = [r["value"] for r in rows]
+    best = values.index(max(values) if rows[0]["higher_is_better"] else min(values))
+    for i, (ax, (title, vals)) in enumerate(zip(axes, panels)):
+        colors = ["tab:orange" if (i == 0 and j == best) else "tab:blue" for j in range(len(vals))]
+        bars = ax.bar(names, vals, color=colors)
+        ax.bar_label(bars, labels=[f"{v:.4g}" for v in vals], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle(f"{key}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out / "results.png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from toolkit.config import apply_overrides, load_config
+
+    key, values = parse_vary(args.vary)
+    base = load_config(args.config, args.set)  # fails early on a bad config or override
+    stem = Path(args.config).stem
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("work_dirs") / "ablate" / (f"{stem}_{_slug(key)}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    runs_root = Path(args.work_dir) if args.work_dir else out / "runs"
+    # resolve every variant before training any, so a bad value fails before minutes of training
+    variants = []
+    for value in values:
+        cfg = load_config(args.config, args.set)
+        apply_overrides(cfg, [override_for(base, key, value)])
+        variants.append((value, cfg))
+    print(f"ablation of {key} over {len(values)} values; output folder: {out}", flush=True)
+    rows = []
+    for value, cfg in variants:
+        print(f"--- {key} = {value!r}", flush=True)
+        row = run_one(cfg, runs_root / _slug(value))
+        row["value_name"] = str(value)
+        rows.append(row)
+        write_outputs(rows, key, out)  # keep partial results if a later run fails
+    print((out / "results.md").read_text())
+    print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    _common.run_main(main)
