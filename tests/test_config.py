@@ -88,6 +88,7 @@ def test_dump_round_trip(chain, tmp_path):
     cfg.dump(tmp_path / "out.py")
     cfg.dump(tmp_path / "out.json")
     again = load_config(tmp_path / "out.py")
+
     def public(c):
         return {k: v for k, v in c.to_dict().items() if not k.startswith("_")}
 

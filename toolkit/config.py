@@ -26,8 +26,9 @@ import copy
 import json
 import operator
 import pprint
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from toolkit.errors import ConfigError
 
@@ -158,7 +159,9 @@ class _Evaluator:
                 raise self.fail(node, f"cannot evaluate expression: {exc}") from None
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](self.eval(node.operand))
-        raise self.fail(node, f"only literals, dict(...), arithmetic and earlier names are allowed, got {ast.dump(node)[:60]}")
+        raise self.fail(
+            node, f"only literals, dict(...), arithmetic and earlier names are allowed, got {ast.dump(node)[:60]}"
+        )
 
 
 def _parse_file(path: Path) -> dict:

@@ -10,15 +10,19 @@ receives ``results.md``, ``results.csv`` and ``results.png``: for every value th
 flop counter: matmuls and convolutions, 2 per multiply-add) and the training throughput in
 samples per second (validation time excluded).
 
-``--vary KEY=a,b,c`` takes Python literals (``none`` for None). When ``KEY`` ends in ``.type`` and
-its parent is ``None`` in the config (an empty attention slot), the parent becomes
-``dict(type=value)``, so ``model.attn.type=se`` works on configs that leave ``attn=None``.
+``--vary KEY=a,b,c`` takes Python literals (``none`` for None). For a ``KEY`` ending in ``.type``:
+when its parent is ``None`` in the config (an empty attention slot) the parent becomes
+``dict(type=value)``, so ``model.attn.type=se`` works on configs that leave ``attn=None``; and the
+parent's other options are kept only where the new type's constructor accepts them (looked up in
+the registries), so ``cbam``'s ``spatial_kernel`` is not handed to ``se`` while a shared
+``reduction`` carries over.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import re
 import time
 from datetime import datetime
@@ -64,9 +68,37 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
 def override_for(cfg, key: str, value: Any) -> str:
     """The ``--set`` string giving ``key`` the value ``value`` in ``cfg`` (see the module docstring)."""
     parent = key.rsplit(".", 1)[0] if "." in key else ""
-    if key.endswith(".type") and parent and _path_exists(cfg, parent) and cfg.get_path(parent) is None:
-        return f"{parent}={dict(type=value)!r}"
+    if key.endswith(".type") and parent and _path_exists(cfg, parent):
+        node = cfg.get_path(parent)
+        if node is None:
+            return f"{parent}={dict(type=value)!r}"
+        accepted = _accepted_options(value) if value is not None else None
+        if isinstance(node, dict) and accepted is not None:
+            kept = {k: v for k, v in node.to_dict().items() if k != "type" and k in accepted}
+            if len(kept) != len(node) - ("type" in node):
+                return f"{parent}={dict(type=value, **kept)!r}"
     return f"{key}={value!r}"
+
+
+def _accepted_options(name: Any) -> set[str] | None:
+    """Keyword names accepted by the registry entries called ``name``; None when unknown or open (``**kwargs``)."""
+    from toolkit import registry
+
+    accepted: set[str] = set()
+    found = False
+    for reg_name in registry.__all__:
+        reg = getattr(registry, reg_name)
+        if not isinstance(reg, registry.Registry) or not isinstance(name, str) or name not in reg:
+            continue
+        try:
+            params = inspect.signature(reg.get(name)).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        found = True
+        accepted |= {p.name for p in params}
+    return accepted if found else None
 
 
 def _path_exists(cfg, dotted: str) -> bool:
@@ -193,6 +225,10 @@ def main(argv=None) -> int:
 
     key, values = parse_vary(args.vary)
     base = load_config(args.config, args.set)  # fails early on a bad config or override
+    if base.get("task"):  # fill MODELS / ATTENTION with the task's entries before resolving the values
+        from toolkit.engine.trainer import build_task
+
+        build_task(base)
     stem = Path(args.config).stem
     out = (
         Path(args.out)

@@ -1,8 +1,8 @@
 """Train a model from a config.
 
-    python tools/train.py tasks/video_pred/simvp_tiny.py [--set train.max_iters=100 ...]
-        [--resume auto|PATH] [--load-from PATH] [--work-dir DIR]
-    torchrun --nproc_per_node 2 tools/train.py CFG     # DDP, same command
+python tools/train.py tasks/video_pred/simvp_tiny.py [--set train.max_iters=100 ...]
+    [--resume auto|PATH] [--load-from PATH] [--work-dir DIR]
+torchrun --nproc_per_node 2 tools/train.py CFG     # DDP, same command
 """
 
 from __future__ import annotations
@@ -16,9 +16,17 @@ import _common  # noqa: F401  (puts the repository on sys.path)
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp.py")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend",
-                   help="override config values: a.b.0.c=value (prefix + to add a key)")
-    p.add_argument("--resume", metavar="auto|PATH", help="continue a run: 'auto' (latest run of this config) or a checkpoint")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        action="extend",
+        help="override config values: a.b.0.c=value (prefix + to add a key)",
+    )
+    p.add_argument(
+        "--resume", metavar="auto|PATH", help="continue a run: 'auto' (latest run of this config) or a checkpoint"
+    )
     p.add_argument("--load-from", metavar="PATH", help="initialise weights from a checkpoint (weights only)")
     p.add_argument("--work-dir", metavar="DIR", help="root of run folders (default: the config's work_dir)")
     return p.parse_args(argv)
@@ -27,8 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     from toolkit.config import load_config
-    from toolkit.engine import Trainer
-    from toolkit.engine import dist
+    from toolkit.engine import Trainer, dist
 
     cfg = load_config(args.config, args.set)
     trainer = Trainer(cfg, work_dir=args.work_dir, resume=args.resume, load_from=args.load_from, argv=sys.argv)

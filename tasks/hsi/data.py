@@ -108,7 +108,9 @@ def read_array(path: str | Path, key: str | None = None, kind: str = "cube") -> 
         try:
             arrays = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
         except NotImplementedError:
-            raise DataError(f"{path} is a MATLAB v7.3 (HDF5) file; re-save it with save(..., '-v7') or as .npy") from None
+            raise DataError(
+                f"{path} is a MATLAB v7.3 (HDF5) file; re-save it with save(..., '-v7') or as .npy"
+            ) from None
         except Exception as exc:
             raise DataError(f"cannot read {path} as a MATLAB file: {exc}") from None
     else:
@@ -177,7 +179,9 @@ def load_scene(
         raise DataError(f"{gt_name}: labels must be >= 0 (0 = unlabelled), found {gt.min()}")
     k = int(num_classes) if num_classes is not None else int(gt.max())
     if gt.max() > k:
-        raise DataError(f"{gt_name}: label {gt.max()} exceeds the class count {k} (data.num_classes); labels must be 0..{k}")
+        raise DataError(
+            f"{gt_name}: label {gt.max()} exceeds the class count {k} (data.num_classes); labels must be 0..{k}"
+        )
     if k < 2:
         raise DataError(f"{gt_name}: needs at least 2 classes, found labels {np.unique(gt).tolist()}")
     cube = np.ascontiguousarray(cube, dtype=np.float32)
@@ -206,7 +210,7 @@ class Preprocessor:
         self.standardize, self.n_components, self.whiten = standardize, n_components, whiten
         self.state: dict[str, np.ndarray] = {}
 
-    def fit(self, pixels: np.ndarray) -> "Preprocessor":
+    def fit(self, pixels: np.ndarray) -> Preprocessor:
         """Fit on ``pixels`` (N, B)."""
         from sklearn.decomposition import PCA
 
@@ -219,9 +223,13 @@ class Preprocessor:
         self.state = {"mean": mean, "std": std}
         if self.n_components is not None:
             if self.n_components > bands:
-                raise ConfigError(f"data.pca.n_components={self.n_components} is more than the {bands} bands of the cube")
+                raise ConfigError(
+                    f"data.pca.n_components={self.n_components} is more than the {bands} bands of the cube"
+                )
             if self.n_components > n:
-                raise ConfigError(f"data.pca.n_components={self.n_components} is more than the {n} pixels PCA is fitted on")
+                raise ConfigError(
+                    f"data.pca.n_components={self.n_components} is more than the {n} pixels PCA is fitted on"
+                )
             pca = PCA(self.n_components, whiten=self.whiten, svd_solver="full").fit((x - mean) / std)
             self.state.update(components=pca.components_, pca_mean=pca.mean_, scale=np.sqrt(pca.explained_variance_))
         return self
@@ -262,7 +270,9 @@ class PaddedCube:
         if not isinstance(window, int) or window < 1 or window % 2 == 0:
             raise ConfigError(f"data.window must be an odd positive int, got {window!r}")
         if window > min(h, w):
-            raise DataError(f"window {window} is larger than the scene ({h}x{w} pixels); use data.window <= {min(h, w)}")
+            raise DataError(
+                f"window {window} is larger than the scene ({h}x{w} pixels); use data.window <= {min(h, w)}"
+            )
         if padding not in ("zero", "reflect"):
             raise ConfigError(f"data.padding must be 'zero' or 'reflect', got {padding!r}")
         self.window, self.pad, self.shape = window, window // 2, (h, w)

@@ -34,16 +34,17 @@ class Split:
 
 
 def _amount(value: float | int, name: str) -> tuple[str, float]:
-    """A float in [0, 1) is a ratio of each class, an int >= 0 a count per class."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A value in [0, 1) is a ratio of each class; a whole number >= 1 is a count of pixels per class.
+
+    (Whole floats count too: ``--set data.split.train=30`` arrives as 30.0 when the default is a ratio.)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"data.split.{name} must be a ratio in [0, 1) or a count per class, got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ConfigError(f"data.split.{name} must be >= 0, got {value}")
-        return "count", value
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"data.split.{name}={value}: a ratio must lie in [0, 1) (give an int for a count per class)")
-    return "ratio", value
+    if value >= 1:
+        if float(value) != int(value):
+            raise ConfigError(f"data.split.{name}={value}: a ratio must lie in [0, 1), a count must be a whole number")
+        return "count", int(value)
+    return "ratio", float(value)
 
 
 def _class_pixels(gt: np.ndarray, num_classes: int) -> list[np.ndarray]:
@@ -112,30 +113,32 @@ def disjoint_split(
     window: int = 25,
     block_size: int | None = None,
     guard: int | None = None,
+    regions: int = 1,
     seed: int = 0,
     names=None,
-    max_candidates: int = 64,
+    max_candidates: int = 128,
 ) -> Split:
-    """Spatially disjoint split: one compact training region, a guard margin, then val and test.
+    """Spatially disjoint split: a few compact training regions, a guard margin, then val and test.
 
     The scene is cut into square blocks of ``block_size`` pixels (default ``max(4, window // 2)``)
-    ordered in a boustrophedon (row by row, or column by column). The training set is a run of
-    consecutive blocks holding a ``train`` fraction of the labelled pixels: a compact region, whose
-    guard band costs the least. Val and test pixels within ``guard`` pixels (Chebyshev distance;
-    default ``window // 2``, so none lies inside a training patch) of a training pixel are dropped;
-    val is the run of blocks that follows the training run, test everything else.
+    ordered in a boustrophedon (row by row, or column by column), so that a run of consecutive
+    blocks is a compact region. Training takes ``regions`` such runs, each holding ``train / regions``
+    of the labelled pixels: one region loses the fewest pixels to the guard, more regions reach more
+    classes. Val and test pixels within ``guard`` pixels (Chebyshev distance; default ``window // 2``,
+    so none lies inside a training patch) of a training pixel are dropped; val is the run of blocks
+    that follows the last training region, test everything else.
 
-    Among up to ``max_candidates`` runs (both orientations, seeded random starts) the one that keeps
-    the most classes in both train and test, then the most test pixels, is used. Classes left without
-    training or test pixels are reported in ``info``: on a real layout a class living in a single
-    field cannot be both trained and tested without leakage.
+    Each region is the best of up to ``max_candidates`` seeded random runs: most classes in both
+    train and test, then most test pixels. Classes left without training or test pixels are reported
+    in ``info``: on a real layout a class living in a single field cannot be both trained and tested
+    without leakage.
     """
     mode_t, ratio_t = _amount(train, "train")
     mode_v, ratio_v = _amount(val, "val")
     if mode_t == "count" or mode_v == "count":
         raise ConfigError("data.split: the disjoint split takes ratios (e.g. train=0.3), not counts per class")
-    if ratio_t <= 0:
-        raise ConfigError("data.split.train must be > 0")
+    if ratio_t <= 0 or not isinstance(regions, int) or regions < 1:
+        raise ConfigError(f"data.split needs train > 0 and regions >= 1, got train={train}, regions={regions}")
     h, w = gt.shape
     block = int(block_size or max(4, window // 2))
     guard = window // 2 if guard is None else int(guard)
@@ -149,44 +152,54 @@ def disjoint_split(
     total = int(lab.sum())
     per_block = np.bincount(block_id[lab], minlength=n_rows * n_cols)
     present = np.bincount(flat[lab] - 1, minlength=num_classes) > 0
-
+    orders = [_serpentine(n_rows, n_cols, by_columns) for by_columns in (False, True)]
     rng = np.random.default_rng(seed)
-    candidates = []
-    for by_columns in (False, True):
-        order = _serpentine(n_rows, n_cols, by_columns)
-        cum = np.cumsum(per_block[order])
-        for start in range(len(order)):
-            before = cum[start - 1] if start else 0
-            stop = int(np.searchsorted(cum, before + ratio_t * total)) + 1
-            if stop <= len(order) and cum[stop - 1] - before > 0:
-                candidates.append((order, start, stop))
-    if not candidates:
+
+    def runs(taken: np.ndarray, amount: float, weights: np.ndarray):
+        """(order, start, stop) of block runs avoiding ``taken`` whose ``weights`` sum to ``amount``."""
+        found = []
+        for order in orders:
+            cum = np.cumsum(weights[order])
+            blocked = np.cumsum(taken[order])
+            for start in range(len(order)):
+                before = cum[start - 1] if start else 0
+                stop = int(np.searchsorted(cum, before + amount)) + 1
+                clash = blocked[min(stop, len(order)) - 1] - (blocked[start - 1] if start else 0)
+                if stop <= len(order) and cum[stop - 1] > before and clash == 0:
+                    found.append((order, start, stop))
+        return found
+
+    taken = np.zeros(n_rows * n_cols, dtype=bool)
+    in_train, rest, last = np.zeros_like(lab), lab.copy(), None
+    for _ in range(regions):
+        options = runs(taken, ratio_t * total / regions, per_block)
+        best_key = None
+        for i in rng.permutation(len(options))[:max_candidates]:
+            order, start, stop = options[i]
+            trial = in_train | (np.isin(block_id, order[start:stop]) & lab)
+            left = lab & ~coverage_mask((h, w), np.flatnonzero(trial), 2 * guard + 1).ravel()
+            has_train = np.bincount(flat[trial] - 1, minlength=num_classes) > 0
+            has_test = np.bincount(flat[left] - 1, minlength=num_classes) > 0
+            key = (int((has_train & has_test).sum()), int(left.sum()))
+            if best_key is None or key > best_key:
+                best_key, best = key, (options[i], trial, left)
+        if best_key is None:
+            break  # no room for another region
+        last, in_train, rest = best
+        taken[last[0][last[1] : last[2]]] = True
+    if last is None:
         raise DataError(f"the scene has {total} labelled pixels, too few for a disjoint split with train={train}")
-    picks = rng.permutation(len(candidates))[:max_candidates]
 
-    best, best_key = None, None
-    for i in picks:
-        order, start, stop = candidates[i]
-        in_train = np.isin(block_id, order[start:stop]) & lab
-        near = coverage_mask((h, w), np.flatnonzero(in_train), 2 * guard + 1).ravel()
-        rest = lab & ~near
-        has_train = np.bincount(flat[in_train] - 1, minlength=num_classes) > 0
-        has_test = np.bincount(flat[rest] - 1, minlength=num_classes) > 0
-        key = (int((has_train & has_test).sum()), int(rest.sum()))
-        if best_key is None or key > best_key:
-            best, best_key = (order, start, stop, in_train, rest), key
-    order, start, stop, in_train, rest = best
-
-    # val: the blocks after the training run, until they hold a `val` fraction of the labelled pixels
+    # val: the free blocks after the last training run, until they hold a `val` fraction of the pixels
     in_val = np.zeros_like(lab)
     if ratio_v > 0:
+        order, start, stop = last
         after = np.concatenate([order[stop:], order[:start][::-1]])
+        after = after[~taken[after]]
         usable = np.bincount(block_id[rest], minlength=n_rows * n_cols)[after]
         n_val = int(np.searchsorted(np.cumsum(usable), ratio_v * total)) + 1
         in_val = np.isin(block_id, after[:n_val]) & rest
-    train_idx = np.flatnonzero(in_train)
-    val_idx = np.flatnonzero(in_val)
-    test_idx = np.flatnonzero(rest & ~in_val)
+    train_idx, val_idx, test_idx = np.flatnonzero(in_train), np.flatnonzero(in_val), np.flatnonzero(rest & ~in_val)
     if len(test_idx) == 0:
         raise DataError(
             f"the disjoint split left no test pixels (window {window}, guard {guard}); lower data.split.train "
@@ -197,7 +210,7 @@ def disjoint_split(
         have = np.bincount(flat[idx] - 1, minlength=num_classes) > 0
         return [int(c) + 1 for c in np.flatnonzero(present & ~have)]
 
-    info = dict(type="disjoint", train=train, val=val, seed=seed, block_size=block, guard=guard)
+    info = dict(type="disjoint", train=train, val=val, seed=seed, block_size=block, guard=guard, regions=regions)
     info.update(dropped_by_guard=int((lab & ~in_train & ~rest).sum()))
     info.update(classes_without_train=missing(train_idx), classes_without_test=missing(test_idx))
     if names:
@@ -207,15 +220,19 @@ def disjoint_split(
 
 
 def make_split(gt: np.ndarray, num_classes: int, spec: dict, window: int, names=None) -> Split:
-    """Build the split described by the config dict ``data.split`` (``type`` 'random' or 'disjoint')."""
+    """Build the split described by the config dict ``data.split`` (``type`` 'random' or 'disjoint').
+
+    Keys of the disjoint split (``block_size``, ``guard``, ``regions``) are ignored by the random split,
+    so that ``--set data.split.type=random`` switches a disjoint config to the paper protocol.
+    """
     spec = dict(spec)
     kind = spec.pop("type", "disjoint")
-    allowed = {"random": {"train", "val", "seed"}, "disjoint": {"train", "val", "seed", "block_size", "guard"}}
-    if kind not in allowed:
+    common, spatial = {"train", "val", "seed"}, {"block_size", "guard", "regions"}
+    if kind not in ("random", "disjoint"):
         raise ConfigError(f"data.split.type must be 'random' or 'disjoint', got {kind!r}")
-    unknown = set(spec) - allowed[kind]
+    unknown = set(spec) - common - spatial
     if unknown:
-        raise ConfigError(f"data.split: unknown key(s) {sorted(unknown)} for type {kind!r}; allowed: {sorted(allowed[kind])}")
+        raise ConfigError(f"data.split: unknown key(s) {sorted(unknown)}; allowed: {sorted(common | spatial)}")
     if kind == "random":
-        return random_split(gt, num_classes, names=names, **spec)
+        return random_split(gt, num_classes, names=names, **{k: v for k, v in spec.items() if k in common})
     return disjoint_split(gt, num_classes, window=window, names=names, **spec)

@@ -60,7 +60,8 @@ def class_spectra(num_materials: int, bands: int, rng: np.random.Generator, fami
     def bumps(n, amp):
         centres = rng.uniform(450, 2400, n)
         widths = rng.uniform(80, 400, n)
-        return (rng.uniform(-amp, amp, n)[:, None] * np.exp(-(((lam - centres[:, None]) / widths[:, None]) ** 2))).sum(0)
+        shapes = np.exp(-(((lam - centres[:, None]) / widths[:, None]) ** 2))  # (n, B)
+        return (rng.uniform(-amp, amp, n)[:, None] * shapes).sum(0)
 
     out = []
     n_families = -(-num_materials // family_size)
@@ -68,7 +69,7 @@ def class_spectra(num_materials: int, bands: int, rng: np.random.Generator, fami
         veg = rng.uniform(0.2, 1.0)  # vegetation fraction: red edge vs. soil-like slope
         red_edge = 1 / (1 + np.exp(-(lam - rng.uniform(700, 730)) / 15))
         green = 0.04 * np.exp(-(((lam - 550) / 35) ** 2))
-        vegetation = 0.04 + green + 0.42 * red_edge * np.exp(-((lam - 800) / 1800) ** 2)
+        vegetation = 0.04 + green + 0.42 * red_edge * np.exp(-(((lam - 800) / 1800) ** 2))
         soil = 0.1 + 0.25 * (lam - 400) / 2100
         parent = veg * vegetation + (1 - veg) * soil + bumps(4, 0.05)
         for _ in range(family_size):
@@ -127,7 +128,9 @@ def make_scene(
     else:
         gt, field_id = make_layout(height, width, num_classes, rng, fields_per_class)
         n_fields = int(field_id.max()) + 1
-        field_material = np.array([np.bincount(gt[field_id == f], minlength=num_classes + 1).argmax() for f in range(n_fields)])
+        field_material = np.array(
+            [np.bincount(gt[field_id == f], minlength=num_classes + 1).argmax() for f in range(n_fields)]
+        )
         # unlabelled fields get one of three background materials; labelled ones their class
         field_material = np.where(field_material > 0, field_material - 1, num_classes + rng.integers(0, 3, n_fields))
     n_fields = int(field_id.max()) + 1

@@ -20,16 +20,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from tasks.hsi.data import (
+    KNOWN_CLASS_NAMES,
+    PaddedCube,
+    PatchAugment,
+    PatchDataset,
+    Preprocessor,
+    Scene,
+    load_scene,
+    read_array,
+)
+from tasks.hsi.splits import Split, leakage_fraction, make_split
+from tasks.hsi.synth import make_scene
+from tasks.hsi.visualise import patch_strip, save_classification_map, save_confusion_matrix
 from toolkit.engine import Task
 from toolkit.errors import CheckpointError, ConfigError, ToolkitError
 from toolkit.metrics import MetricCollection, build_metrics
 from toolkit.metrics.classification import ClassificationMetric
 from toolkit.registry import METRICS, MODELS, TASKS
-
-from tasks.hsi.data import KNOWN_CLASS_NAMES, PaddedCube, PatchAugment, PatchDataset, Preprocessor, Scene, load_scene, read_array
-from tasks.hsi.splits import Split, leakage_fraction, make_split
-from tasks.hsi.synth import make_scene
-from tasks.hsi.visualise import patch_strip, save_classification_map, save_confusion_matrix
 
 __all__ = ["HSITask", "DATA_DEFAULTS"]
 
@@ -97,8 +105,12 @@ class HSITask(Task):
         d = self.data
         if d["cube"] is not None:
             return load_scene(
-                d["cube"], d["gt"], cube_key=d["cube_key"], gt_key=d["gt_key"],
-                num_classes=d["num_classes"], class_names=d["class_names"],
+                d["cube"],
+                d["gt"],
+                cube_key=d["cube_key"],
+                gt_key=d["gt_key"],
+                num_classes=d["num_classes"],
+                class_names=d["class_names"],
             )
         syn = dict(d["synthetic"])
         layout, key = syn.pop("layout"), syn.pop("layout_key")
@@ -163,7 +175,11 @@ class HSITask(Task):
         self.prepare()
         spec = dict(self.cfg.model)
         factory = MODELS.get(spec.get("type"))
-        known = {"in_channels": self.preprocessor.out_channels, "num_classes": self.scene.num_classes, "window": self.data["window"]}
+        known = {
+            "in_channels": self.preprocessor.out_channels,
+            "num_classes": self.scene.num_classes,
+            "window": self.data["window"],
+        }
         for key, value in known.items():
             if not _accepts(factory, key):
                 continue

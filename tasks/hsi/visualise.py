@@ -96,7 +96,15 @@ def save_confusion_matrix(cm: np.ndarray, class_names: list[str], path: str | Pa
     for i in range(k):
         for j in range(k):
             if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     labels = [f"{c + 1} {n[:14]}" for c, n in enumerate(class_names)]
     ax.set_xticks(range(k), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(k), labels, fontsize=7)
@@ -111,7 +119,9 @@ def save_confusion_matrix(cm: np.ndarray, class_names: list[str], path: str | Pa
     return path
 
 
-def patch_strip(patches: np.ndarray, targets: np.ndarray, preds: np.ndarray, num_classes: int, scale: int = 4) -> np.ndarray:
+def patch_strip(
+    patches: np.ndarray, targets: np.ndarray, preds: np.ndarray, num_classes: int, scale: int = 4
+) -> np.ndarray:
     """Patches as false-colour tiles framed by their true class (outer) and predicted class (inner).
 
     Args:

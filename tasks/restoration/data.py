@@ -9,8 +9,8 @@ Sources, per split (``data.<split>.gt`` / ``data.<split>.lq`` in the config):
   the low-resolution size times the scale; a larger mismatch is an error naming both files.
 - ``gt`` only: clean images degraded on the fly by :class:`~tasks.restoration.degrade.Degradation`.
 - neither: the two photographs shipped with scikit-learn (``china.jpg``, ``flower.jpg``, 427x640),
-  degraded on the fly; training crops come from their left 448 columns, validation and test use
-  the right 192 columns, so no evaluated pixel is seen in training.
+  degraded on the fly; training crops come from their top 299 rows, validation and test use the
+  bottom 128 rows (trees and roofs, petals: both detailed), so no evaluated pixel is seen in training.
 
 Training (``patch_size`` set) returns random aligned crops: an LR patch of ``patch_size`` and the
 GT patch ``scale`` times larger at the same place, with one of the 8 flips/rotations applied to
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-EMBEDDED_SPLIT_COLUMN = 448  # training uses columns [0, 448) of the scikit-learn photos, evaluation the rest
+EMBEDDED_SPLIT_ROW = 299  # training uses rows [0, 299) of the scikit-learn photos, evaluation rows [299, 427)
 
 _LQ_SUFFIX = r"(?:[_-]?x\d|[_-](?:lr|lq|lrbicx\d))$"
 _GT_SUFFIX = r"(?:[_-](?:hr|gt))$"
@@ -201,8 +201,8 @@ class RestorationDataset(Dataset):
         if lq is not None and gt is None:
             raise DataError(f"data.{split}.lq is set ({lq}) but data.{split}.gt is not; give the ground-truth folder")
         if gt is None:
-            cut = EMBEDDED_SPLIT_COLUMN
-            regions = [(n, img[:, :cut] if split == "train" else img[:, cut:]) for n, img in embedded_images()]
+            cut = EMBEDDED_SPLIT_ROW
+            regions = [(n, img[:cut] if split == "train" else img[cut:]) for n, img in embedded_images()]
             self.images = [(n, np.ascontiguousarray(r)) for n, r in regions]
             self.items: list[Any] = list(range(len(self.images)))
         elif lq is not None:
@@ -236,7 +236,7 @@ class RestorationDataset(Dataset):
                 f"{lq_path} is {h}x{w} px, so its ground truth {gt_path} should be {h * s}x{w * s} px at scale {s} "
                 f"(up to {s - 1} extra rows/columns are cropped), but it is {gh}x{gw}"
             )
-        return lq_path.stem, gt[: h * s, : w * s], lq
+        return gt_path.stem, gt[: h * s, : w * s], lq
 
     def _rng(self, index: int) -> np.random.Generator:
         if self.patch_size:

@@ -13,7 +13,8 @@ so evaluation degrades each image the same way every time (seeded per image by t
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np

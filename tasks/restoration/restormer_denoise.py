@@ -1,8 +1,9 @@
 """Restormer colour Gaussian denoising at sigma 25 (Zamir et al., CVPR 2022).
 
 Paper model: C = 48, blocks [4, 6, 6, 8], heads [1, 2, 4, 8], 4 refinement blocks, GDFN
-expansion 2.66, no biases (26.13M parameters with the 'WithBias' LayerNorm). Training: AdamW (0.9, 0.999), lr 3e-4, weight
-decay 1e-4, L1 loss, 300K iterations, cosine decay to 1e-6, gradient-norm clipping at 0.01.
+expansion 2.66, no biases (26.13M parameters with the 'WithBias' LayerNorm). Training: AdamW
+(0.9, 0.999), lr 3e-4, weight decay 1e-4, L1 loss, 300K iterations, cosine decay to 1e-6,
+gradient-norm clipping at 0.01.
 """
 
 _base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/cosine.py"]

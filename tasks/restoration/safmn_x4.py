@@ -24,7 +24,9 @@ data = dict(
     test=dict(gt=None, lq=None),
 )
 
-model = dict(type="safmn", in_channels=None, channels=36, num_blocks=8, upscale=None, expansion=2.0, attn=dict(type="safm"))
+model = dict(
+    type="safmn", in_channels=None, channels=36, num_blocks=8, upscale=None, expansion=2.0, attn=dict(type="safm")
+)
 
 loss = [dict(type="l1", weight=1.0), dict(type="fft", weight=0.05)]
 metrics = ["psnr", "ssim", "psnr_y", "ssim_y"]  # crop_border defaults to data.scale

@@ -62,7 +62,9 @@ class RestorationTask(Task):
         data = cfg.get("data") or {}
         unknown = set(data) - _DATA_KEYS
         if unknown:
-            raise ConfigError(f"data: unknown key(s) {sorted(unknown)}; the restoration task reads {sorted(_DATA_KEYS)}")
+            raise ConfigError(
+                f"data: unknown key(s) {sorted(unknown)}; the restoration task reads {sorted(_DATA_KEYS)}"
+            )
         self.scale = int(data.get("scale", 1))
         self._samples: list[dict[str, Any]] = []  # pictures kept from the current evaluation for report()
         self._names: list[str] = []
@@ -76,7 +78,9 @@ class RestorationTask(Task):
         folders = dict(folders or {})
         unknown = set(folders) - {"gt", "lq"}
         if unknown:
-            raise ConfigError(f"data.{split}: unknown key(s) {sorted(unknown)}; give dict(gt=FOLDER, lq=FOLDER or None)")
+            raise ConfigError(
+                f"data.{split}: unknown key(s) {sorted(unknown)}; give dict(gt=FOLDER, lq=FOLDER or None)"
+            )
         train = split == "train"
         return RestorationDataset(
             split=split,
@@ -146,9 +150,7 @@ class RestorationTask(Task):
     def visualise(self, batch: dict, pred: Any, max_items: int = 4) -> dict[str, np.ndarray]:
         names = batch.get("meta") or [str(i) for i in range(pred.shape[0])]
         n = min(max_items, pred.shape[0])
-        return {
-            f"{i}_{names[i]}": side_by_side(batch["input"][i], pred[i], batch["target"][i]) for i in range(n)
-        }
+        return {f"{i}_{names[i]}": side_by_side(batch["input"][i], pred[i], batch["target"][i]) for i in range(n)}
 
     def report(self, metrics: MetricCollection, results: dict[str, float], out_dir: Path) -> None:
         """Write ``per_image.csv``, ``restoration_results.json`` and side-by-side pictures into ``out_dir``."""

@@ -137,7 +137,8 @@ def plot_pd_fa(curve: dict, path: str | Path, title: str = "target-level Pd-Fa")
     for t, x, y in zip(curve["thresholds"], fa, curve["pd"]):
         if abs(t * 10 - round(t * 10)) < 1e-9:  # label 0.1, 0.2, ...
             ax.annotate(f"{t:g}", (x, y), fontsize=6, xytext=(3, -8), textcoords="offset points")
-    ax.set_xlabel("Fa (x 1e-6)")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("Fa (x 1e-6, symlog)")
     ax.set_ylabel("Pd")
     ax.set_ylim(0, 1.02)
     ax.set_title(f"{title} ({curve['targets']} targets)")

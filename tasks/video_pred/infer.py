@@ -111,15 +111,17 @@ def _load_input(path: Path, input_frames: int, channels: int | None) -> np.ndarr
 def run(task: Any, model: nn.Module, args: Any, device: torch.device) -> np.ndarray:
     """``tools/infer.py`` for video prediction: read ``args.input``, write ``args.out`` (``.npy``).
 
-    Reads ``args.frames`` (default: ``data.output_frames``) and ``args.batch_size``; uses the
-    task's training statistics (``task.stats``, restored from the checkpoint) when present.
+    Reads ``args.frames`` (default: ``data.output_frames``) and ``args.batch_size``; the context
+    length and frame shape come from the model's ``in_shape`` (``data.input_frames`` for models
+    without one); uses the task's training statistics (``task.stats``, restored from the
+    checkpoint) when present.
     """
     data = task.cfg.data
-    input_frames = int(data["input_frames"])
+    in_shape = getattr(model, "in_shape", None)  # (T_in, C, H, W) the checkpoint was trained on
+    input_frames = int(in_shape[0] if in_shape is not None else data["input_frames"])
     frames = int(getattr(args, "frames", None) or data["output_frames"])
     batch_size = int(getattr(args, "batch_size", None) or task.cfg.get_path("eval.batch_size", 8))
     src = Path(args.input).expanduser()
-    in_shape = getattr(model, "in_shape", None)
     clips = _as_ntchw(_load_input(src, input_frames, in_shape[1] if in_shape else None))
     if in_shape is not None and tuple(clips.shape[2:]) != tuple(in_shape[1:]):
         raise DataError(

@@ -8,11 +8,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = [
-    "data.input_frames=2", "data.output_frames=2", "data.image_size=16", "data.digit_size=7",
-    "data.splits.train.num_clips=32", "data.splits.val.num_clips=5",
+    "data.input_frames=2",
+    "data.output_frames=2",
+    "data.image_size=16",
+    "data.digit_size=7",
+    "data.splits.train.num_clips=32",
+    "data.splits.val.num_clips=5",
     "data.splits.test.num_clips=7",  # odd: shards of 4 and 3, no padding allowed
-    "model.hid_S=4", "model.hid_T=8", "model.N_T=2",
-    "train.batch_size=4", "train.max_iters=4", "train.val_interval=2", "eval.batch_size=2",
+    "model.hid_S=4",
+    "model.hid_T=8",
+    "model.N_T=2",
+    "train.batch_size=4",
+    "train.max_iters=4",
+    "train.val_interval=2",
+    "eval.batch_size=2",
 ]
 
 

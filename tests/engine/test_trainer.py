@@ -148,8 +148,16 @@ def test_run_folder_contents(tmp_path):
     trainer.train()
     run = trainer.run_dir
     assert run.parent == tmp_path / "simvp_tiny"
-    for name in ("config.py", "config.json", "cmd.txt", "env.txt", "log.txt", "metrics.jsonl",
-                 "checkpoints/last.pt", "checkpoints/best.pt"):
+    for name in (
+        "config.py",
+        "config.json",
+        "cmd.txt",
+        "env.txt",
+        "log.txt",
+        "metrics.jsonl",
+        "checkpoints/last.pt",
+        "checkpoints/best.pt",
+    ):
         assert (run / name).exists(), name
     assert list((run / "tb").iterdir()), "no TensorBoard events"
     assert list((run / "vis").glob("val_iter0000002_sample0.png"))

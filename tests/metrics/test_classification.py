@@ -104,7 +104,11 @@ def test_registry_build_and_bad_input():
     coll = build_metrics([dict(type="classification", per_class=False)], num_classes=4)
     coll.update(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 2, 2]))
     # support (1, 1, 2, 0), predicted (1, 1, 1, 1): p_e = 4 / 16, kappa = (0.75 - 0.25) / 0.75
-    assert coll.compute() == {"OA": 0.75, "AA": pytest.approx(5 / 6, abs=1e-15), "kappa": pytest.approx(2 / 3, abs=1e-15)}
+    assert coll.compute() == {
+        "OA": 0.75,
+        "AA": pytest.approx(5 / 6, abs=1e-15),
+        "kappa": pytest.approx(2 / 3, abs=1e-15),
+    }
     assert coll.higher_is_better("OA")
     m = ClassificationMetric(4)
     with pytest.raises(ValueError, match=r"logits \(B, 4\) or indices"):
@@ -124,7 +128,9 @@ def test_cross_entropy_loss_values():
     assert value.item() == pytest.approx((-math.log(0.75) - math.log(0.5)) / 2, rel=1e-6)
     weighted = LOSSES.build(dict(type="cross_entropy", class_weights=[1.0, 3.0]))
     # weighted mean: (3 * -log(3/4) + 1 * -log(1/2)) / (3 + 1)
-    assert weighted(logits, torch.tensor([1, 0])).item() == pytest.approx((-3 * math.log(0.75) - math.log(0.5)) / 4, rel=1e-6)
+    assert weighted(logits, torch.tensor([1, 0])).item() == pytest.approx(
+        (-3 * math.log(0.75) - math.log(0.5)) / 4, rel=1e-6
+    )
     total = build_loss([dict(type="cross_entropy", weight=2.0)])(logits, torch.tensor([1, 0]))
     assert total["loss"].item() == pytest.approx(-math.log(0.75) - math.log(0.5), rel=1e-6)
     with pytest.raises(ValueError, match="label_smoothing"):

@@ -67,8 +67,18 @@ def test_channel_order_probe(golden):
 def test_metric_classes_and_tensor_path_agree_with_golden(golden):
     for crop in (0, 4):
         for y in (False, True):
-            exact = build_metrics([dict(type="psnr", crop_border=crop, test_y_channel=y), dict(type="ssim", crop_border=crop, test_y_channel=y)])
-            fast = build_metrics([dict(type="psnr", crop_border=crop, test_y_channel=y, fast=True), dict(type="ssim", crop_border=crop, test_y_channel=y, fast=True)])
+            exact = build_metrics(
+                [
+                    dict(type="psnr", crop_border=crop, test_y_channel=y),
+                    dict(type="ssim", crop_border=crop, test_y_channel=y),
+                ]
+            )
+            fast = build_metrics(
+                [
+                    dict(type="psnr", crop_border=crop, test_y_channel=y, fast=True),
+                    dict(type="ssim", crop_border=crop, test_y_channel=y, fast=True),
+                ]
+            )
             ref_p, ref_s = [], []
             for deg, gt, case in golden.values():
                 e = case[f"crop{crop}_{'y' if y else 'bgr'}"]

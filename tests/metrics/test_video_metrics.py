@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from toolkit.errors import DataError
-from toolkit.metrics.video import VideoMetrics, frame_ssim
+from toolkit.metrics.video import VideoMetrics
 
 CASES = ["blur_noise", "out_of_range", "sparse_blurred"]
 

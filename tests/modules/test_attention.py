@@ -210,3 +210,18 @@ def test_danet_channel_module_hand_computed():
     e = math.e
     expected = torch.tensor([e / (e + 1), 0.5]).reshape(1, 2, 1, 1)
     torch.testing.assert_close(m.cam(x), expected)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_matches_cpu_and_runs_bf16(name):
+    torch.manual_seed(0)
+    m = build_attention(name, 64).eval()
+    x = torch.randn(2, 64, 17, 23)
+    ref = m(x)
+    m_gpu = m.cuda()
+    torch.testing.assert_close(m_gpu(x.cuda()).cpu(), ref, atol=1e-3, rtol=1e-3)  # TF32 convolutions
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        y = m_gpu(x.cuda().requires_grad_())
+    y.float().sum().backward()
+    assert y.shape == x.shape and torch.isfinite(y.float()).all()

@@ -46,6 +46,7 @@ def ablate():
 
 def test_parse_vary_and_empty_slot(ablate):
     assert ablate.parse_vary("model.attn.type=se, cbam,none") == ("model.attn.type", ["se", "cbam", None])
+    assert ablate.override_for(load_config(CONFIG), "model.attn.type", None) == "model.attn={'type': None}"
     assert ablate.parse_vary("optim.lr=1e-3,0.01") == ("optim.lr", [1e-3, 0.01])
     with pytest.raises(ConfigError):
         ablate.parse_vary("model.attn.type")
@@ -55,6 +56,15 @@ def test_parse_vary_and_empty_slot(ablate):
     assert cfg.model.attn is None
     assert ablate.override_for(cfg, "model.attn.type", "se") == "model.attn={'type': 'se'}"
     assert ablate.override_for(cfg, "optim.lr", 0.1) == "optim.lr=0.1"
+    assert ablate.override_for(cfg, "optim.type", "sgd") == "optim.type='sgd'"  # not a registry name: plain
+
+
+def test_type_change_keeps_only_accepted_options(ablate):
+    cfg = load_config(CONFIG, ["model.attn={'type': 'cbam', 'reduction': 4, 'spatial_kernel': 5}"])
+    assert ablate.override_for(cfg, "model.attn.type", "cbam") == "model.attn.type='cbam'"
+    assert ablate.override_for(cfg, "model.attn.type", "se") == "model.attn={'type': 'se', 'reduction': 4}"
+    assert ablate.override_for(cfg, "model.attn.type", "eca") == "model.attn={'type': 'eca'}"
+    assert ablate.override_for(cfg, "model.attn.type", None) == "model.attn.type=None"
 
 
 def test_ablation_end_to_end(ablate, tmp_path, capsys):

@@ -56,10 +56,10 @@ def build_scheduler(
     if name == "onecycle":
         max_lr = spec.pop("max_lr", None) or base_lr
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=max_lr, total_steps=max(total_iters, 2), **_only(spec, ("pct_start", "div_factor",
-                                                                                     "final_div_factor",
-                                                                                     "anneal_strategy",
-                                                                                     "three_phase"), name)
+            optimizer,
+            max_lr=max_lr,
+            total_steps=max(total_iters, 2),
+            **_only(spec, ("pct_start", "div_factor", "final_div_factor", "anneal_strategy", "three_phase"), name),
         )
     if name == "cosine":
         opts = _only(spec, ("eta_min", "warmup_iters"), name)
@@ -82,8 +82,9 @@ def build_scheduler(
             if epochs is None:
                 raise ConfigError("sched: multistep needs milestones (iterations) or milestone_epochs")
             milestones = [int(e * iters_per_epoch) for e in epochs]
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones),
-                                                    gamma=opts.get("gamma", 0.1))
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(milestones), gamma=opts.get("gamma", 0.1)
+        )
     raise ConfigError(f"sched.type must be onecycle, cosine, multistep or None, got {name!r}")
 
 

@@ -8,7 +8,6 @@ the Task (see ``toolkit/engine/task.py``).
 from __future__ import annotations
 
 import importlib
-import math
 import os
 import random
 import sys
@@ -251,8 +250,12 @@ class Trainer:
         train = split == "train"
         if train:
             sampler: Sampler = DistributedSampler(
-                dataset, num_replicas=self.world, rank=self.rank, shuffle=True,
-                seed=self.cfg.get("seed", 0), drop_last=True,
+                dataset,
+                num_replicas=self.world,
+                rank=self.rank,
+                shuffle=True,
+                seed=self.cfg.get("seed", 0),
+                drop_last=True,
             )
             sampler.set_epoch(epoch)
             if skip:
@@ -335,13 +338,15 @@ class Trainer:
         log_every = tcfg.get("log_interval", 20)
         n_params = sum(p.numel() for p in self.model.parameters())
         self.log.info(f"run folder: {self.run_dir}")
-        self.log.info(f"task {self.cfg.task}, model {self.cfg.model.get('type')} ({n_params / 1e6:.3f}M parameters), "
-                      f"device {self.device}, world size {self.world}, amp {tcfg.get('amp')}")
-        self.log.info(f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
-                      f"{self.max_iters} iterations")
-        autocast = (
-            torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+        self.log.info(
+            f"task {self.cfg.task}, model {self.cfg.model.get('type')} ({n_params / 1e6:.3f}M parameters), "
+            f"device {self.device}, world size {self.world}, amp {tcfg.get('amp')}"
         )
+        self.log.info(
+            f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
+            f"{self.max_iters} iterations"
+        )
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         progress = _Progress(self.max_iters, self.iter, enabled=self.rank == 0, log=self.log, every=log_every)
         results: dict[str, float] = {}
         batches = self._epoch_batches(skip=(self.iter % self.iters_per_epoch) * accum)

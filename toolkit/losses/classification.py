@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,9 @@ class CrossEntropyLoss(nn.Module):
         - output: scalar
     """
 
-    def __init__(self, class_weights: Sequence[float] | None = None, label_smoothing: float = 0.0, ignore_index: int = -1):
+    def __init__(
+        self, class_weights: Sequence[float] | None = None, label_smoothing: float = 0.0, ignore_index: int = -1
+    ):
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")

@@ -13,7 +13,7 @@ The weight belongs to the config's loss list, e.g.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -86,7 +86,9 @@ class FFTLoss(nn.Module):
                 match = [q for q in preds if q.shape[-2:] == t.shape[-2:]]
                 if not match:
                     sizes = [tuple(q.shape[-2:]) for q in preds]
-                    raise ValueError(f"FFT loss: no prediction of size {tuple(t.shape[-2:])} for scale 1/{s}; got {sizes}")
+                    raise ValueError(
+                        f"FFT loss: no prediction of size {tuple(t.shape[-2:])} for scale 1/{s}; got {sizes}"
+                    )
                 p = match[0]
             total = total + fft_l1(p, t)
         return total

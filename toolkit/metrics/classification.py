@@ -99,7 +99,9 @@ class ClassificationMetric(Metric):
 
     higher_is_better = {"OA": True, "AA": True, "kappa": True}
 
-    def __init__(self, num_classes: int, aa_mode: str = "sklearn", ignore_index: int | None = -1, per_class: bool = True):
+    def __init__(
+        self, num_classes: int, aa_mode: str = "sklearn", ignore_index: int | None = -1, per_class: bool = True
+    ):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
@@ -127,7 +129,9 @@ class ClassificationMetric(Metric):
         if self.ignore_index is not None:
             keep = target != self.ignore_index
             pred, target = pred[keep], target[keep]
-        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= k or int(pred.min()) < 0 or int(pred.max()) >= k):
+        if target.numel() and (
+            int(target.min()) < 0 or int(target.max()) >= k or int(pred.min()) < 0 or int(pred.max()) >= k
+        ):
             raise ValueError(f"class indices must lie in [0, {k}); got targets {target.unique().tolist()[:8]}...")
         flat = target * k + pred  # one bincount over (true, pred) pairs
         counts = torch.bincount(flat, minlength=k * k).reshape(k, k)  # (K, K)

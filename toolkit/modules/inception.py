@@ -6,7 +6,8 @@ clip whose time axis is folded into channels, (B, T*C, H, W), so any 2-D block c
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -82,9 +82,8 @@ class HybridSN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != 1 or x.shape[2] != self.in_channels or x.shape[-2:] != (self.window,) * 2:
-            raise ValueError(
-                f"HybridSN expects patches (B, 1, {self.in_channels}, {self.window}, {self.window}), got {tuple(x.shape)}"
-            )
+            expected = f"(B, 1, {self.in_channels}, {self.window}, {self.window})"
+            raise ValueError(f"HybridSN expects patches {expected}, got {tuple(x.shape)}")
         x = self.conv3d(x)  # (B, 32, D', S', S')
         x = x.flatten(1, 2)  # (B, 32*D', S', S')
         x = self.attn(self.conv2d(x))  # (B, 64, S'-2, S'-2)

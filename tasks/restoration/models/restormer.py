@@ -19,7 +19,8 @@ passes each level's head count to any attention block that takes ``num_heads``.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -201,4 +202,3 @@ class Restormer(nn.Module):
         if self.out_channels == self.in_channels:
             out = out + x
         return out
-

@@ -1,0 +1,16 @@
+"""A plain U-Net baseline (Ronneberger et al., MICCAI 2015; widths 16-256, 1.9M parameters) with the
+BasicIRSTD training recipe: Adam lr 5e-4, steps x0.1 at epochs 200 and 300 of 400, batch 16, 256 x 256 crops,
+grey input with training-split statistics, soft-IoU loss. Evaluation at original resolution, threshold 0.5.
+"""
+
+_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/multistep.py"]
+
+task = "sirst"
+data = dict(root=None, color="grey", mean=None, std=None, crop_size=256, base_size=256, scale_range=None, flip=True)
+model = dict(type="unet", in_channels=None, num_classes=1, channels=[16, 32, 64, 128, 256], attn=None)
+loss = [dict(type="soft_iou", weight=1.0)]
+metrics = ["miou", "niou", "pd_fa", "pixel_roc", "pd_fa_curve"]
+optim = dict(type="adam", lr=5e-4, weight_decay=0.0)
+sched = dict(type="multistep", milestones=None, milestone_epochs=[200, 300], gamma=0.1)
+train = dict(batch_size=16, max_epochs=400, num_workers=4)
+eval = dict(batch_size=1, num_workers=2, vis_items=4, threshold=0.5, report_items=8)

@@ -1,0 +1,149 @@
+"""The hsi Task: config handling, bad input, state, report files, and a short end-to-end run."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from tasks.hsi.task import HSITask
+from toolkit.config import load_config
+from toolkit.errors import CheckpointError, ConfigError, DataError
+
+ROOT = Path(__file__).resolve().parents[3]
+TINY = ROOT / "tasks" / "hsi" / "hybridsn_tiny.py"
+
+
+def _task(*overrides):
+    return HSITask(load_config(TINY, list(overrides)))
+
+
+def test_configs_load_and_the_task_fills_in_data_sizes():
+    full = load_config(ROOT / "tasks" / "hsi" / "hybridsn.py")
+    assert full.optim.type == "adam" and full.optim.lr == 1e-3
+    assert full.train.batch_size == 256 and full.train.max_epochs == 100
+    assert full.loss[0].type == "cross_entropy" and full.model.dropout == 0.4
+    assert full.model.in_channels is None and full.model.num_classes is None
+    task = _task()
+    model = task.build_model()
+    assert (model.in_channels, model.num_classes, model.window) == (15, 5, 11)
+    metric = task.build_metrics()["classification"]
+    assert metric.num_classes == 5
+    with pytest.raises(ConfigError, match="model.num_classes=7 but the data gives 5"):
+        _task("model.num_classes=7").build_model()
+
+
+def test_datasets_follow_the_batch_contract_and_share_the_cube():
+    task = _task()
+    train, test = task.build_dataset("train"), task.build_dataset("test")
+    batch = torch.utils.data.default_collate([train[i] for i in range(4)])
+    assert batch["input"].shape == (4, 1, 15, 11, 11) and batch["target"].shape == (4,)
+    assert int(batch["target"].max()) < 5 and int(batch["target"].min()) >= 0
+    assert train.volume is test.volume
+    assert train.augment is not None and test.augment is None
+    train_px = set((train.coords[:, 0] * 40 + train.coords[:, 1]).tolist())
+    test_px = set((test.coords[:, 0] * 40 + test.coords[:, 1]).tolist())
+    assert not train_px & test_px
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (["data.window=41"], ConfigError, r"data.window=41 is larger than the scene \(40x40 pixels\)"),
+        (["data.pca.n_components=60"], ConfigError, "n_components=60 is more than the 48 bands"),
+        (
+            ["data.split.train=200"],
+            DataError,
+            r"class \d \(material \d\) has \d+ labelled pixels but the split needs 200",
+        ),
+        (["+data.typo=1"], ConfigError, r"unknown key\(s\) \['typo'\]"),
+        (["data.pca.fit=all"], ConfigError, "'train' or 'scene'"),
+    ],
+)
+def test_bad_input_gives_one_clear_message(overrides, error, message):
+    with pytest.raises(error, match=message):
+        _task(*overrides).build_dataset("train")
+
+
+def test_files_with_mismatched_sizes_or_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    scipy.io.savemat(tmp_path / "cube.mat", {"cube": rng.random((30, 30, 20)).astype(np.float32)})
+    scipy.io.savemat(tmp_path / "gt.mat", {"gt": rng.integers(0, 4, (30, 31)).astype(np.uint8)})
+    with pytest.raises(DataError, match="30x30 pixels .* but .*gt.mat is 30x31"):
+        _task(f"data.cube='{tmp_path / 'cube.mat'}'", f"data.gt='{tmp_path / 'gt.mat'}'").prepare()
+    scipy.io.savemat(tmp_path / "gt.mat", {"gt": rng.integers(0, 4, (30, 30)).astype(np.uint8)})
+    with pytest.raises(DataError, match="label 3 exceeds the class count 2"):
+        _task(
+            f"data.cube='{tmp_path / 'cube.mat'}'", f"data.gt='{tmp_path / 'gt.mat'}'", "data.num_classes=2"
+        ).prepare()
+    task = _task(f"data.cube='{tmp_path / 'cube.mat'}'", f"data.gt='{tmp_path / 'gt.mat'}'", "data.window=5")
+    assert len(task.build_dataset("test")) > 0 and task.scene.num_classes == 3
+
+
+def test_state_round_trip_restores_the_preprocessing_in_either_order():
+    trained = _task()
+    trained.prepare()
+    state = trained.state_dict()
+    # a task fitted differently (whole scene) becomes identical once it loads the state, before...
+    before = _task("data.pca.fit=scene")
+    before.load_state_dict(state)
+    before.prepare()
+    assert torch.equal(before.volume.tensor, trained.volume.tensor)
+    # ...or after its datasets exist (the shared cube is replaced in place)
+    after = _task("data.pca.fit=scene")
+    ds = after.build_dataset("test")
+    assert not torch.equal(ds.volume.tensor, trained.volume.tensor)
+    after.load_state_dict(state)
+    assert torch.equal(ds.volume.tensor, trained.volume.tensor)
+    other = _task("data.synthetic.num_classes=4")
+    other.load_state_dict(state)
+    with pytest.raises(CheckpointError, match="48 bands and 5 classes, but the configured scene has 48 bands and 4"):
+        other.prepare()
+
+
+def test_report_writes_table_confusion_matrix_and_full_map(tmp_path, capsys):
+    task = _task()
+    model = task.build_model().eval()
+    metrics = task.build_metrics()
+    test = task.build_dataset("test")
+    batch = torch.utils.data.default_collate([test[i] for i in range(len(test))])
+    with torch.no_grad():
+        metrics.update(model(batch["input"]), batch["target"])
+    results = metrics.compute()
+    task.model, task.device = model, torch.device("cpu")
+    task.report(metrics, results, tmp_path)
+    for name in (
+        "per_class.md",
+        "confusion_matrix.png",
+        "classification_map.png",
+        "classification_map.npy",
+        "hsi_report.json",
+    ):
+        assert (tmp_path / name).stat().st_size > 0
+    pred_map = np.load(tmp_path / "classification_map.npy")
+    assert pred_map.shape == (40, 40) and pred_map.min() >= 1 and pred_map.max() <= 5  # every pixel, borders too
+    extra = json.loads((tmp_path / "hsi_report.json").read_text())
+    assert extra["support"] == np.bincount(task.scene.gt.ravel()[task.split.test], minlength=6)[1:].tolist()
+    assert results["test_in_train_patches"] == 1.0  # the tiny config's random split leaks fully
+    out = capsys.readouterr().out
+    assert "100.0% of test pixels lie inside a training patch" in out and "| 5 | material 5 |" in out
+    table = task.format_results(results)
+    assert "OA" in table and "material 3" in table
+
+
+def test_trains_and_evaluates_end_to_end(tmp_path):
+    pytest.importorskip("toolkit.engine.trainer")
+    from toolkit.engine import Trainer
+
+    cfg = load_config(TINY, ["train.max_iters=120", "train.val_interval=60", "train.log_interval=60"])
+    trainer = Trainer(cfg, work_dir=tmp_path)
+    trainer.train()
+    run = next((tmp_path / "hybridsn_tiny").iterdir())
+    assert (run / "checkpoints" / "best.pt").exists()
+    results = trainer.evaluate(split="test")
+    # 5 classes: the majority class alone gives ~0.4; the model must do far better
+    assert results["OA"] > 0.75 and results["kappa"] > 0.6
+    state = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert state["task"]["num_classes"] == 5

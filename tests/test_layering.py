@@ -1,0 +1,82 @@
+"""Import layering: nothing imports upward, and no task imports another task."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# layer of each package prefix; a module may import only its own layer or below
+LAYERS = [
+    ("toolkit.errors", 0),
+    ("toolkit.registry", 0),
+    ("toolkit.config", 0),
+    ("toolkit.modules", 1),
+    ("toolkit.losses", 2),
+    ("toolkit.metrics", 2),
+    ("toolkit.data", 2),
+    ("toolkit.engine", 3),
+    ("toolkit", 3),
+    ("tasks", 4),
+    ("tools", 5),
+]
+
+
+def layer_of(module: str) -> int | None:
+    for prefix, layer in LAYERS:
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    return None
+
+
+def imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def source_files():
+    for top in ("toolkit", "tasks", "tools"):
+        yield from sorted((ROOT / top).rglob("*.py"))
+
+
+def test_nothing_imports_upward():
+    bad = []
+    for path in source_files():
+        own = layer_of(module_name(path))
+        for name in imports(path):
+            other = layer_of(name)
+            if own is not None and other is not None and other > own:
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_task_imports_another_task():
+    bad = []
+    for path in sorted((ROOT / "tasks").rglob("*.py")):
+        rel = path.relative_to(ROOT / "tasks").parts
+        if len(rel) < 2:
+            continue
+        own = rel[0]
+        for name in imports(path):
+            parts = name.split(".")
+            if parts[0] == "tasks" and len(parts) > 1 and parts[1] != own:
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_check_catches_a_violation(tmp_path):
+    fake = ROOT / "toolkit" / "modules" / "layers.py"
+    assert layer_of(module_name(fake)) == 1 and layer_of("toolkit.engine.trainer") == 3

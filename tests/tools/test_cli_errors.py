@@ -1,0 +1,80 @@
+"""The tools turn user mistakes into one line naming the file or key, exit status 2, no traceback."""
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, cwd=ROOT):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tools/train.py", "tasks/video_pred/simvp_tny.py"], "config file not found: tasks/video_pred/simvp_tny.py"),
+        (["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "train.lr=1"], "no key 'lr'"),
+        (["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "train.max_iters=ten"], "expected int"),
+        (
+            ["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "model.type=simvpp"],
+            "unknown type 'simvpp'. Did you mean 'simvp'",
+        ),
+        (
+            ["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "data.mnist_root=/nonexistent/mnist"],
+            "data.mnist_root=/nonexistent/mnist: folder not found",
+        ),
+        (
+            ["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "+model.depth=3"],
+            "cannot build 'simvp': unknown argument(s) ['depth']",
+        ),
+        (
+            ["tools/eval.py", "tasks/video_pred/simvp_tiny.py", "--checkpoint", "/nonexistent.pt"],
+            "checkpoint not found: /nonexistent.pt",
+        ),
+    ],
+)
+def test_one_clear_message(args, message, tmp_path, monkeypatch, capsys):
+    # in-process (runpy) to keep the suite fast; the end-to-end test below uses real subprocesses
+    if args[0] == "tools/train.py":
+        args = [*args, "--work-dir", str(tmp_path)]
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    monkeypatch.setattr(sys, "argv", args)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ROOT / args[0]), run_name="__main__")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_eval_task_without_a_run_says_what_to_run(tmp_path):
+    out = run("tools/eval.py", "--task", "video_pred", "--work-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert "no trained checkpoint for task 'video_pred'" in out.stderr
+    assert "python tools/train.py tasks/video_pred/simvp_tiny.py" in out.stderr
+
+
+def test_train_then_eval_task_end_to_end(tmp_path):
+    sets = [
+        "data.splits.train.num_clips=64",
+        "data.splits.val.num_clips=8",
+        "data.splits.test.num_clips=8",
+        "train.max_iters=3",
+        "train.val_interval=3",
+    ]
+    out = run("tools/train.py", "tasks/video_pred/simvp_tiny.py", "--work-dir", str(tmp_path), "--set", *sets)
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run("tools/eval.py", "--task", "video_pred", "--work-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "copy-last-frame" in out.stdout and "mse" in out.stdout
+    eval_dir = next(tmp_path.glob("simvp_tiny/*/eval_test_*"))
+    assert (eval_dir / "metrics.json").exists() and list(eval_dir.glob("test_sample0.png"))
