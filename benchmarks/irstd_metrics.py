@@ -176,8 +176,10 @@ def main(argv=None) -> int:
             entry[f"speedup_vs_{loop_name}"] = t_loop / t_vec
         entry["identical_results"] = True
         report["sets"][name] = entry
-        print(f"{name:10s} {entry['images']:3d} images, {entry['mean_pred_components']:7.1f} components/image: "
-              + ", ".join(f"{k} {v:.3g}" for k, v in entry.items() if k.endswith(("_ms_per_image", "speedup_vs_loop"))))
+        print(
+            f"{name:10s} {entry['images']:3d} images, {entry['mean_pred_components']:7.1f} components/image: "
+            + ", ".join(f"{k} {v:.3g}" for k, v in entry.items() if k.endswith(("_ms_per_image", "speedup_vs_loop")))
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

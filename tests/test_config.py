@@ -112,3 +112,11 @@ def test_loading_a_config_does_not_import_torch():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "False"
+
+
+def test_empty_component_slot_is_filled_by_its_type(chain, tmp_path):
+    cfg = write(tmp_path / "slot.py", "model = dict(type='a', attn=None)\n")
+    got = load_config(cfg, ["model.attn.type=cbam"])
+    assert got.model.attn == {"type": "cbam"}
+    with pytest.raises(ConfigError, match="the default is None"):
+        load_config(cfg, ["model.attn.reduction=4"])  # other keys still need +

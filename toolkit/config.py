@@ -16,7 +16,8 @@ replace; a dict holding ``_delete_=True`` replaces the inherited dict instead of
 
 Overrides (``--set``): ``a.b.0.c=value`` where the key must already exist and the value must keep
 the default's type (unless the default is ``None``; ints are accepted for floats); ``+a.b=value``
-adds a new key. Values are Python literals; anything that does not parse is taken as a string.
+adds a new key. A component slot left ``None`` (``attn=None``) is filled by naming its type:
+``model.attn.type=cbam`` makes it ``dict(type='cbam')``. Values are Python literals; anything that does not parse is taken as a string.
 """
 
 from __future__ import annotations
@@ -299,7 +300,7 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
         parts = key.split(".")
         node: Any = cfg
         for i, part in enumerate(parts[:-1]):
-            node = _child(node, part, ".".join(parts[: i + 1]), add)
+            node = _child(node, part, ".".join(parts[: i + 1]), add, parts[i + 1 :])
         last = parts[-1]
         if isinstance(node, list):
             if not (last.lstrip("-").isdigit() and -len(node) <= int(last) < len(node)):
@@ -308,7 +309,8 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
         elif isinstance(node, dict):
             if last in node:
                 node[last] = _coerce(key, node[last], value)
-            elif add:
+            elif add or (last == "type" and not node):  # the slot was just filled from None
+                node[last] = value
                 node[last] = value
             else:
                 raise ConfigError(_missing_key_message(key, last, node))
@@ -317,10 +319,12 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
     return cfg
 
 
-def _child(node: Any, part: str, prefix: str, add: bool) -> Any:
+def _child(node: Any, part: str, prefix: str, add: bool, rest: list[str]) -> Any:
     if isinstance(node, dict):
         if part not in node or node[part] is None:
-            if add:
+            # an empty component slot (e.g. attn=None) is filled by naming its type: attn.type=cbam
+            fill_slot = part in node and rest == ["type"]
+            if add or fill_slot:
                 node[part] = Config()
             elif part not in node:
                 raise ConfigError(_missing_key_message(prefix, part, node))

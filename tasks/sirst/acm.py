@@ -10,7 +10,8 @@ _base_ = ["../../configs/_base_/runtime.py"]
 
 task = "sirst"
 data = dict(
-    root=None,
+    root=None,  # dataset folder; None = generated scenes in cache_dir
+    cache_dir=None,  # default: data_cache/ in the repository
     layout="auto",
     color="rgb",
     mean=[0.485, 0.456, 0.406],

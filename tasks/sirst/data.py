@@ -21,9 +21,10 @@ from __future__ import annotations
 import glob
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -258,8 +259,12 @@ class SIRSTDataset(Dataset):
         self.size_mismatch = size_mismatch
         self.crop_size, self.eval_size = crop_size, eval_size
         self.samples = self._index(layout, split_file, image_dir, mask_dir, mask_suffix)
-        self._aug = _build_augmentation(crop_size, base_size, scale_range, flip, target_crop_prob, blur_prob, seed) if train else None
-        self._seed, self._seeded_with = seed, None
+        self._aug = (
+            _build_augmentation(crop_size, base_size, scale_range, flip, target_crop_prob, blur_prob, seed)
+            if train
+            else None
+        )
+        self._seed = seed
 
     # ------------------------------------------------------------------ indexing
     def _index(self, layout: str, split_file: str | None, image_dir: str, mask_dir: str, suffix: str) -> list[dict]:
@@ -293,7 +298,9 @@ class SIRSTDataset(Dataset):
         for stem in ids:
             if stem not in images:
                 where = f"split list {list_path}" if list_path else str(self.root / image_dir)
-                raise DataError(f"{where}: entry {stem!r} has no image {stem}.<png|bmp|jpg|tif> in {self.root / image_dir}")
+                raise DataError(
+                    f"{where}: entry {stem!r} has no image {stem}.<png|bmp|jpg|tif> in {self.root / image_dir}"
+                )
             mask = mask_of(stem)
             if mask is None:
                 tried = ", ".join(f"{stem}{s}.png" for s in suffixes)
@@ -302,7 +309,9 @@ class SIRSTDataset(Dataset):
             if img_hw != mask_hw:
                 action = {"resize": "resizing the mask (nearest neighbour)", "skip": "skipping the sample"}
                 if self.size_mismatch == "error":
-                    raise DataError(f"mask {mask} is {mask_hw[1]}x{mask_hw[0]} but image {images[stem]} is {img_hw[1]}x{img_hw[0]}")
+                    raise DataError(
+                        f"mask {mask} is {mask_hw[1]}x{mask_hw[0]} but image {images[stem]} is {img_hw[1]}x{img_hw[0]}"
+                    )
                 warnings.warn(
                     f"mask {mask} is {mask_hw[1]}x{mask_hw[0]} but image {images[stem]} is {img_hw[1]}x{img_hw[0]}: "
                     f"{action[self.size_mismatch]} (data.size_mismatch={self.size_mismatch!r})",
@@ -345,17 +354,17 @@ class SIRSTDataset(Dataset):
         return item
 
     def _reseed(self) -> None:
-        # torch.initial_seed() differs per DataLoader worker and per epoch and follows torch.manual_seed,
-        # so augmentations are reproducible without a worker_init_fn
-        s = torch.initial_seed()
-        if s != self._seeded_with:
-            self._aug.set_random_seed((s + self._seed) % 2**32)
-            self._seeded_with = s
+        # one seed per sample from torch's generator: reproducible under torch.manual_seed, different in
+        # every DataLoader worker and epoch, and restored with the Trainer's RNG state on resume
+        self._aug.set_random_seed((int(torch.randint(0, 2**31 - 1, ())) + self._seed) % 2**32)
 
 
 def _resize_bilinear(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W, C) float -> (size[1], size[0], C) with PIL's bilinear filter, as DNANet / ACM resize."""
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c], dtype=np.float32)).resize(size, Image.BILINEAR)) for c in range(img.shape[2])]
+    chans = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c], dtype=np.float32)).resize(size, Image.BILINEAR))
+        for c in range(img.shape[2])
+    ]
     return np.stack(chans, axis=2)
 
 
@@ -374,7 +383,12 @@ def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, s
     elif target_prob <= 0:
         ops.append(A.RandomCrop(crop, crop))
     else:
-        ops.append(A.OneOf([A.CropNonEmptyMaskIfExists(crop, crop, p=target_prob), A.RandomCrop(crop, crop, p=1 - target_prob)], p=1.0))
+        ops.append(
+            A.OneOf(
+                [A.CropNonEmptyMaskIfExists(crop, crop, p=target_prob), A.RandomCrop(crop, crop, p=1 - target_prob)],
+                p=1.0,
+            )
+        )
     if blur_prob > 0:
         ops.append(A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.1, 1.0), p=blur_prob))  # image only
     return A.Compose(ops, seed=seed)

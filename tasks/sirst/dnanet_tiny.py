@@ -8,7 +8,8 @@ _base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/cos
 
 task = "sirst"
 data = dict(
-    root=None,
+    root=None,  # dataset folder; None = generated scenes in cache_dir
+    cache_dir=None,  # default: data_cache/ in the repository
     color="grey",
     mean=None,
     std=None,

@@ -20,8 +20,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -33,7 +33,9 @@ DEFAULT_SIZES = ((128, 128), (120, 160), (96, 136), (101, 127))  # (H, W); some 
 _NAME = "SynthSIRST"
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigmas: Sequence[float], decay: float) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, int], sigmas: Sequence[float], decay: float
+) -> np.ndarray:
     """Sum of Gaussian-filtered white noise octaves, normalised to zero mean and unit std."""
     out = np.zeros(shape)
     amp = 1.0

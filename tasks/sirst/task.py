@@ -25,7 +25,15 @@ from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import MetricCollection
 from toolkit.registry import METRICS, TASKS
 
-from .data import IMAGE_EXTS, Normalisation, SIRSTDataset, collate_eval, compute_normalisation, load_image, protocol_name
+from .data import (
+    IMAGE_EXTS,
+    Normalisation,
+    SIRSTDataset,
+    collate_eval,
+    compute_normalisation,
+    load_image,
+    protocol_name,
+)
 from .synth import ensure_dataset
 from .visualise import panel, plot_pd_fa, plot_roc
 
@@ -206,12 +214,14 @@ class SIRSTTask(Task):
                 return
             h, w = p.shape[-2:]
             x = batch["input"][i, :, :h, :w].detach().float().cpu().numpy()
-            self._samples.append({
-                "name": names[i] if i < len(names) else f"item{len(self._samples)}",
-                "image": self.norm.undo(x),
-                "prob": p[0, 0].detach().cpu().numpy(),
-                "mask": t[0, 0].detach().cpu().numpy(),
-            })
+            self._samples.append(
+                {
+                    "name": names[i] if i < len(names) else f"item{len(self._samples)}",
+                    "image": self.norm.undo(x),
+                    "prob": p[0, 0].detach().cpu().numpy(),
+                    "mask": t[0, 0].detach().cpu().numpy(),
+                }
+            )
 
     # ------------------------------------------------------------------ outputs
     def visualise(self, batch: dict, pred: Any, max_items: int = 4) -> dict[str, np.ndarray]:
@@ -251,7 +261,9 @@ class SIRSTTask(Task):
             vis.mkdir(exist_ok=True)
             for s in self._samples:
                 scale = max(1, 384 // max(s["prob"].shape))
-                Image.fromarray(panel(s["image"], s["prob"], s["mask"], self.threshold, scale)).save(vis / f"{s['name']}.png")
+                Image.fromarray(panel(s["image"], s["prob"], s["mask"], self.threshold, scale)).save(
+                    vis / f"{s['name']}.png"
+                )
 
     def format_results(self, results: dict[str, float]) -> str:
         def pct(key: str) -> str:

@@ -6,7 +6,17 @@ grey input with training-split statistics, soft-IoU loss. Evaluation at original
 _base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/multistep.py"]
 
 task = "sirst"
-data = dict(root=None, color="grey", mean=None, std=None, crop_size=256, base_size=256, scale_range=None, flip=True)
+data = dict(
+    root=None,
+    cache_dir=None,
+    color="grey",
+    mean=None,
+    std=None,
+    crop_size=256,
+    base_size=256,
+    scale_range=None,
+    flip=True,
+)
 model = dict(type="unet", in_channels=None, num_classes=1, channels=[16, 32, 64, 128, 256], attn=None)
 loss = [dict(type="soft_iou", weight=1.0)]
 metrics = ["miou", "niou", "pd_fa", "pixel_roc", "pd_fa_curve"]

@@ -7,8 +7,8 @@ a yellow box. The matching is the metric's own (8-connectivity, centroid distanc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -43,7 +43,9 @@ def _box(rgb: np.ndarray, sl: tuple[slice, slice], colour: Sequence[int], margin
     rgb[r0 : r1 + 1, c1] = colour
 
 
-def overlay(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, threshold: float = 0.5, distance: float = 3.0) -> np.ndarray:
+def overlay(
+    image: np.ndarray, prob: np.ndarray, mask: np.ndarray, threshold: float = 0.5, distance: float = 3.0
+) -> np.ndarray:
     """Mark detected targets, missed targets and false alarms on the image.
 
     Args:
@@ -114,7 +116,13 @@ def plot_roc(curve: dict, path: str | Path, auc: float | None = None, title: str
     fig, ax = plt.subplots(figsize=(4.5, 4))
     if "roc_fpr" in curve:
         ax.plot(curve["roc_fpr"], curve["roc_tpr"], lw=1.5, label=f"ROC (AUC {auc:.4f})" if auc is not None else "ROC")
-    ax.plot(curve["fpr"], curve["tpr"], "o", ms=3, label="thresholds " + ", ".join(f"{t:g}" for t in curve["thresholds"][1:-1:2]))
+    ax.plot(
+        curve["fpr"],
+        curve["tpr"],
+        "o",
+        ms=3,
+        label="thresholds " + ", ".join(f"{t:g}" for t in curve["thresholds"][1:-1:2]),
+    )
     ax.set_xscale("symlog", linthresh=1e-4)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)

@@ -1,5 +1,5 @@
-"""Video prediction: SimVP (IncepU, gSTA) on Moving MNIST or user clips."""
+"""Video prediction: SimVP (IncepU, gSTA) and PastNet on Moving MNIST or user clips."""
 
-from tasks.video_pred import data, models, task
+from tasks.video_pred import clips, data, models, task
 
-__all__ = ["data", "models", "task"]
+__all__ = ["clips", "data", "models", "task"]

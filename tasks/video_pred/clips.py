@@ -33,7 +33,15 @@ from torch.utils.data import Dataset
 from toolkit.errors import ConfigError, DataError
 from toolkit.registry import DATASETS
 
-__all__ = ["ClipDataset", "ArrayClips", "FolderClips", "open_clips", "to_unit_scale", "FRAME_SUFFIXES"]
+__all__ = [
+    "ClipDataset",
+    "ArrayClips",
+    "FolderClips",
+    "open_clips",
+    "resize_frames",
+    "to_unit_scale",
+    "FRAME_SUFFIXES",
+]
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _SPLITS = ("train", "val", "test")
@@ -47,6 +55,18 @@ def to_unit_scale(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.uint16:
         return x.astype(np.float32) / 65535.0
     return x.astype(np.float32)
+
+
+def resize_frames(clip: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Resize float (T, C, H, W) frames to ``size`` = (h, w): area averaging to shrink, bilinear to grow."""
+    h, w = int(size[0]), int(size[1])
+    if tuple(clip.shape[-2:]) == (h, w):
+        return clip
+    import cv2
+
+    interp = cv2.INTER_AREA if h * w < clip.shape[-2] * clip.shape[-1] else cv2.INTER_LINEAR
+    frames = [cv2.resize(np.ascontiguousarray(f.transpose(1, 2, 0)), (w, h), interpolation=interp) for f in clip]
+    return np.stack([f.reshape(h, w, -1).transpose(2, 0, 1) for f in frames])  # (T, C, h, w)
 
 
 def _natural_key(path: Path) -> list:
@@ -427,15 +447,7 @@ class ClipDataset(Dataset):
         )
 
     def _resize(self, clip: np.ndarray) -> np.ndarray:
-        if self.image_size is None or tuple(clip.shape[-2:]) == self.image_size:
-            return clip
-        import cv2
-
-        h, w = self.image_size
-        shrink = h * w < clip.shape[-2] * clip.shape[-1]
-        interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        frames = [cv2.resize(np.ascontiguousarray(f.transpose(1, 2, 0)), (w, h), interpolation=interp) for f in clip]
-        return np.stack([f.reshape(h, w, -1).transpose(2, 0, 1) for f in frames])  # (T, C, h, w)
+        return clip if self.image_size is None else resize_frames(clip, self.image_size)
 
     def __len__(self) -> int:
         return len(self.windows)

@@ -4,7 +4,8 @@
 calls :meth:`VideoPredTask.infer`, which calls :func:`run`. The input is a ``.npy``/``.npz`` of
 clips (N, T, H, W) or (N, T, C, H, W) (uint8 is divided by 255), or a folder of clip folders of
 frames, with T >= the model's input length; the last ``input_frames`` frames of every clip are the
-context. The output is float32 (N, frames, C, H, W) in the same scale as the input data.
+context (resized to ``data.image_size`` when the model was trained on resized clips). The output
+is float32 (N, frames, C, H, W) in the same scale as the input data.
 
 A model predicts a fixed number of frames at once (T_out). When more are asked, the prediction is
 fed back: the newest ``input_frames`` frames of (context + predictions so far) predict the next
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.video_pred.clips import ArrayClips, open_clips, to_unit_scale
+from tasks.video_pred.clips import ArrayClips, open_clips, resize_frames, to_unit_scale
 from toolkit.errors import DataError
 
 __all__ = ["predict_clips", "run"]
@@ -100,12 +101,18 @@ def predict_clips(
     return out
 
 
-def _load_input(path: Path, input_frames: int, channels: int | None) -> np.ndarray:
-    source = open_clips(path, channels=channels, min_frames=input_frames)
-    if isinstance(source, ArrayClips):
+def _load_input(path: Path, input_frames: int, channels: int | None, image_size: Any) -> np.ndarray:
+    source = open_clips(path, channels=channels, min_frames=input_frames, same_size=image_size is None)
+    if isinstance(source, ArrayClips) and image_size is None:
         return source.array  # (N, T, C, H, W), possibly memory-mapped; scaled per batch
-    # folders: the last `input_frames` frames of every clip, already in unit scale
-    return np.stack([source.read(i, source.length(i) - input_frames, input_frames) for i in range(len(source))])
+    # the last `input_frames` frames of every clip in unit scale, resized like the training data
+    if isinstance(source, ArrayClips) and source.array.shape[1] < input_frames:
+        return source.array  # predict_clips reports the short clips
+    clips = [source.read(i, source.length(i) - input_frames, input_frames) for i in range(len(source))]
+    if image_size is not None:
+        size = (image_size, image_size) if isinstance(image_size, int) else image_size
+        clips = [resize_frames(c, size) for c in clips]
+    return np.stack(clips)  # (N, input_frames, C, H, W)
 
 
 def run(task: Any, model: nn.Module, args: Any, device: torch.device) -> np.ndarray:
@@ -122,7 +129,8 @@ def run(task: Any, model: nn.Module, args: Any, device: torch.device) -> np.ndar
     frames = int(getattr(args, "frames", None) or data["output_frames"])
     batch_size = int(getattr(args, "batch_size", None) or task.cfg.get_path("eval.batch_size", 8))
     src = Path(args.input).expanduser()
-    clips = _as_ntchw(_load_input(src, input_frames, in_shape[1] if in_shape else None))
+    image_size = data.get("image_size") if data.get("type") == "clips" else None
+    clips = _as_ntchw(_load_input(src, input_frames, in_shape[1] if in_shape else None, image_size))
     if in_shape is not None and tuple(clips.shape[2:]) != tuple(in_shape[1:]):
         raise DataError(
             f"{src}: clips of frames {tuple(clips.shape[2:])} but the model was trained on "

@@ -171,3 +171,26 @@ def test_bf16_autocast_and_grad_clip_run_on_cpu(tmp_path):
     trainer = Trainer(tiny_cfg("train.max_iters=2", "train.amp=bf16", "train.grad_clip=0.5"), work_dir=tmp_path)
     results = trainer.train()
     assert torch.isfinite(torch.tensor(results["mse"]))
+
+
+def test_early_stop_and_best_checkpoint_follow_the_primary_metric(tmp_path):
+    trainer = Trainer(tiny_cfg("train.max_iters=20", "train.val_interval=1", "+train.early_stop.patience=2"),
+                      work_dir=tmp_path)
+    values = iter([5.0, 3.0, 4.0, 3.5, 1.0])
+    trainer.evaluate = lambda *a, **k: {"mse": next(values)}  # lower is better for MSE
+    trainer.train()
+    assert trainer.iter == 4  # 3.0 at iteration 2, then two validations without improvement
+    assert trainer.best == 3.0
+    assert load_checkpoint(trainer.run_dir / "checkpoints" / "best.pt")["iter"] == 2
+    assert load_checkpoint(trainer.run_dir / "checkpoints" / "last.pt")["iter"] == 4
+
+
+def test_ema_weights_are_saved_and_evaluated(tmp_path):
+    trainer = Trainer(tiny_cfg("train.max_iters=2", "+train.ema.decay=0.5"), work_dir=tmp_path)
+    trainer.train()
+    state = load_checkpoint(trainer.run_dir / "checkpoints" / "last.pt")
+    assert state["ema"] is not None
+    key = "encoder.layers.0.conv.weight"
+    assert not torch.equal(state["ema"][key], state["model"][key])
+    evaluator = Trainer(tiny_cfg("+train.ema.decay=0.5"), checkpoint=trainer.run_dir / "checkpoints" / "last.pt")
+    assert torch.equal(evaluator.model.state_dict()[key], state["ema"][key])  # evaluation uses EMA weights

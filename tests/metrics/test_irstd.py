@@ -59,7 +59,10 @@ def test_golden_miou_niou(golden):
     pairs, expected = golden
     miou, niou = MIoU(), NIoU()
     assert _run(miou, pairs)["mIoU"] == pytest.approx(expected["basicirstd"]["mIoU"], abs=1e-12)
-    assert (int(miou.inter), int(miou.union)) == (expected["basicirstd"]["total_inter"], expected["basicirstd"]["total_union"])
+    assert (int(miou.inter), int(miou.union)) == (
+        expected["basicirstd"]["total_inter"],
+        expected["basicirstd"]["total_union"],
+    )
     assert _run(niou, pairs)["nIoU"] == pytest.approx(expected["acm_nIoU"]["nIoU"], abs=1e-12)
     np.testing.assert_allclose(niou.per_image, expected["acm_nIoU"]["per_image_iou"], atol=1e-12, rtol=0)
 
@@ -182,7 +185,10 @@ def test_registered_names_and_histogram_auc():
     rng = np.random.default_rng(0)
     mask = rng.random((1, 1, 32, 32)) < 0.2
     prob = np.clip(np.round(rng.random((1, 1, 32, 32)) * 10 + mask * 3) / 13, 0, 1)
-    exact, approx = PixelROC(thresholds=np.arange(-1, 14) / 13), PixelROC(thresholds=np.arange(-1, 14) / 13, exact_auc=False)
+    exact, approx = (
+        PixelROC(thresholds=np.arange(-1, 14) / 13),
+        PixelROC(thresholds=np.arange(-1, 14) / 13, exact_auc=False),
+    )
     for m in (exact, approx):
         m.update(torch.from_numpy(prob), torch.from_numpy(mask))
     assert approx.compute()["AUC"] == pytest.approx(exact.compute()["AUC"], abs=1e-12)

@@ -15,7 +15,8 @@ of outputs says to wrap it in ``deep_supervision`` instead of silently scoring o
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,9 @@ def _check(name: str, logits: Any, target: torch.Tensor) -> None:
             f"dict(type='deep_supervision', loss=dict(type='{name}'))"
         )
     if logits.shape != target.shape:
-        raise DataError(f"loss {name!r}: logits of shape {tuple(logits.shape)} do not match the target {tuple(target.shape)}")
+        raise DataError(
+            f"loss {name!r}: logits of shape {tuple(logits.shape)} do not match the target {tuple(target.shape)}"
+        )
 
 
 def _reduce_dims(x: torch.Tensor, per_image: bool) -> torch.Tensor:

@@ -30,8 +30,9 @@ lists of per-image (1, H, W) / (H, W) tensors when sizes differ within a batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -235,7 +236,9 @@ def as_image_pairs(pred: Any, target: Any) -> list[tuple[np.ndarray, np.ndarray]
             if m.dtype != bool:
                 mlo, mhi = m.min(), m.max()
                 if not (mlo >= 0 and mhi <= 1):
-                    raise DataError(f"IRSTD metrics expect 0/1 masks, got values in [{mlo}, {mhi}]; binarise masks first")
+                    raise DataError(
+                        f"IRSTD metrics expect 0/1 masks, got values in [{mlo}, {mhi}]; binarise masks first"
+                    )
         pairs.append((p, m > 0.5 if m.dtype != bool else m))
     return pairs
 

@@ -1,7 +1,19 @@
 """Layers, attention blocks, backbones and shared operators used by the task models."""
 
-from toolkit.modules import attention
+from toolkit.modules import attention, backbones, blocks, edge, window_attention
 from toolkit.modules.attention import build_attention
 from toolkit.modules.layers import ConvNormAct, DropPath, LayerNorm2d, make_act, make_norm
 
-__all__ = ["attention", "build_attention", "ConvNormAct", "DropPath", "LayerNorm2d", "make_act", "make_norm"]
+__all__ = [
+    "attention",
+    "backbones",
+    "blocks",
+    "edge",
+    "window_attention",
+    "build_attention",
+    "ConvNormAct",
+    "DropPath",
+    "LayerNorm2d",
+    "make_act",
+    "make_norm",
+]

@@ -75,12 +75,14 @@ class VectorQuantizer(nn.Module):
         decay: float = 0.99,
         commitment_weight: float = 0.25,
         eps: float = 1e-5,
+        restart_threshold: float = 0.0,
     ):
         super().__init__()
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"VectorQuantizer: decay must be in [0, 1), got {decay}")
         self.channels, self.num_codes = channels, num_codes
         self.decay, self.commitment_weight, self.eps = decay, commitment_weight, eps
+        self.restart_threshold = float(restart_threshold)
         embedding = torch.randn(num_codes, channels)
         # NOTE: the released PastNet initialises the EMA sums and the codebook with two different
         # random draws and the counts with zeros, so the first update rescales every unused code by
@@ -129,6 +131,19 @@ class VectorQuantizer(nn.Module):
             dist.all_reduce(sums)
         self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        if self.restart_threshold > 0:
+            self._restart_dead_codes(flat)
         total = self.ema_count.sum()
         smoothed = (self.ema_count + self.eps) / (total + self.num_codes * self.eps) * total  # (K,)
         self.embedding.copy_(self.ema_sum / smoothed[:, None])
+
+    @torch.no_grad()
+    def _restart_dead_codes(self, flat: torch.Tensor) -> None:
+        dead = self.ema_count < self.restart_threshold  # (K,)
+        if not bool(dead.any()):
+            return
+        picks = flat[torch.randint(len(flat), (self.num_codes,), device=flat.device)].to(self.ema_sum.dtype)  # (K, D)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.broadcast(picks, src=0)  # every rank restarts the same codes with the same vectors
+        self.ema_count[dead] = self.restart_threshold
+        self.ema_sum[dead] = picks[dead] * self.restart_threshold

@@ -49,11 +49,15 @@ class ResidualBlock(nn.Module):
         bias: bool = False,
     ):
         super().__init__()
-        self.conv1 = ConvNormAct(in_channels, out_channels, 3, stride=stride, norm_layer=norm_layer, act_layer=act_layer, bias=bias)
+        self.conv1 = ConvNormAct(
+            in_channels, out_channels, 3, stride=stride, norm_layer=norm_layer, act_layer=act_layer, bias=bias
+        )
         self.conv2 = ConvNormAct(out_channels, out_channels, 3, norm_layer=norm_layer, act_layer=None, bias=bias)
         self.attn = build_attention(attn, out_channels)
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = ConvNormAct(in_channels, out_channels, 1, stride=stride, norm_layer=norm_layer, act_layer=None, bias=bias)
+            self.shortcut = ConvNormAct(
+                in_channels, out_channels, 1, stride=stride, norm_layer=norm_layer, act_layer=None, bias=bias
+            )
         else:
             self.shortcut = nn.Identity()
         self.act = make_act(act_layer)
@@ -70,7 +74,9 @@ class DoubleConv(nn.Sequential):
         - Output: (B, out_channels, H, W)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, attn: Any = None, norm_layer: str = "bn", act_layer: str = "relu"):
+    def __init__(
+        self, in_channels: int, out_channels: int, *, attn: Any = None, norm_layer: str = "bn", act_layer: str = "relu"
+    ):
         super().__init__(
             ConvNormAct(in_channels, out_channels, 3, norm_layer=norm_layer, act_layer=act_layer),
             ConvNormAct(out_channels, out_channels, 3, norm_layer=norm_layer, act_layer=act_layer),
@@ -78,7 +84,9 @@ class DoubleConv(nn.Sequential):
         )
 
 
-def make_stage(in_channels: int, out_channels: int, num_blocks: int, *, stride: int = 1, **block_kw: Any) -> nn.Sequential:
+def make_stage(
+    in_channels: int, out_channels: int, num_blocks: int, *, stride: int = 1, **block_kw: Any
+) -> nn.Sequential:
     """``num_blocks`` residual blocks; the first changes channels (and stride), the rest keep them."""
     blocks = [ResidualBlock(in_channels, out_channels, stride=stride, **block_kw)]
     blocks += [ResidualBlock(out_channels, out_channels, **block_kw) for _ in range(num_blocks - 1)]
@@ -99,4 +107,3 @@ def check_input(model: nn.Module, x: torch.Tensor, in_channels: int) -> None:
             f"{type(model).__name__} expects input of shape (B, {in_channels}, H, W), got {tuple(x.shape)}; "
             "set data.color ('grey' = 1 channel, 'rgb' = 3) to match model.in_channels"
         )
-

@@ -19,7 +19,8 @@ the paper's comparison tables; ``tests/tasks/sirst/test_sirst_models.py`` pins t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -68,7 +69,9 @@ class DNANet(nn.Module):
         super().__init__()
         channels, num_blocks = list(channels), list(num_blocks)
         if len(num_blocks) != len(channels) - 1 or len(channels) < 3:
-            raise ValueError(f"DNANet needs >= 3 levels and len(num_blocks) == len(channels) - 1, got {channels}, {num_blocks}")
+            raise ValueError(
+                f"DNANet needs >= 3 levels and len(num_blocks) == len(channels) - 1, got {channels}, {num_blocks}"
+            )
         self.in_channels = in_channels
         self.levels = levels = len(channels)
         self.deep_supervision = deep_supervision

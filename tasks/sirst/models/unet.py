@@ -6,7 +6,8 @@ Segmentation", MICCAI 2015. Double 3x3 conv blocks, max-pool down-sampling, skip
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -220,6 +220,7 @@ class PastNet(nn.Module):
         code_dim: int = 64,
         decay: float = 0.99,
         commitment_weight: float = 0.25,
+        restart_threshold: float = 0.0,
         hid_T: int = 256,
         N_T: int = 8,
         kernel_sizes: tuple[int, ...] = (3, 5, 7, 11),
@@ -254,7 +255,9 @@ class PastNet(nn.Module):
             softshrink=softshrink,
         )
         self.encoder = VQEncoder(C, hid_S, code_dim, res_layers=res_layers, res_channels=res_channels)
-        self.quantizer = VectorQuantizer(code_dim, num_codes, decay=decay, commitment_weight=commitment_weight)
+        self.quantizer = VectorQuantizer(
+            code_dim, num_codes, decay=decay, commitment_weight=commitment_weight, restart_threshold=restart_threshold
+        )
         self.translator = InceptionUNet(T * code_dim, hid_T, N_T, kernel_sizes=kernel_sizes, groups=groups, attn=attn)
         self.decoder = VQDecoder(code_dim, hid_S, C, res_layers=res_layers, res_channels=res_channels)
         self.aux_loss: torch.Tensor | None = None

@@ -26,6 +26,12 @@ def synth_root(synth_cache) -> Path:
     return ensure_dataset(synth_cache, **SMALL)
 
 
+@pytest.fixture(scope="session")
+def synth_params() -> dict:
+    """The generator options of the small set (for configs: data.synth)."""
+    return dict(SMALL)
+
+
 @pytest.fixture
 def nuaa_root() -> Path:
     if not (NUAA / "images").is_dir():

@@ -107,3 +107,13 @@ def test_rollout_with_a_real_model_through_the_task(tmp_path):
     task.infer(model, args, torch.device("cpu"))
     preds = np.load(tmp_path / "p.npy")
     assert preds.shape == (3, 12, 1, 32, 32) and np.isfinite(preds).all()
+
+
+def test_run_resizes_like_the_training_data(tmp_path):
+    task = _fake_task()
+    task.cfg.data.update(type="clips", image_size=(2, 2))
+    np.save(tmp_path / "big.npy", _ramp(n=2, t=4, hw=6))  # constant frames survive area resizing
+    args = Namespace(input=str(tmp_path / "big.npy"), out=str(tmp_path / "p.npy"), frames=2, batch_size=None)
+    preds = run(task, MeanPlus(), args, torch.device("cpu"))
+    assert preds.shape == (2, 2, 1, 2, 2)
+    np.testing.assert_allclose(preds[:, :, 0, 0, 0], [[3, 4]] * 2, rtol=1e-6)

@@ -1,0 +1,107 @@
+"""SIRST models: published parameter counts, shapes, deep supervision, attention slots, a fixed-batch overfit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tasks.sirst.models import ACM, DNANet, ResidualBlock, UNet
+from toolkit.errors import DataError
+from toolkit.losses import build_loss
+from toolkit.registry import ATTENTION, MODELS
+
+
+def n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_dnanet_standard_setting_has_the_published_size():
+    # paper setting: widths 16-256, two blocks per level, RGB input; the comparison tables give 4.70M
+    # (4.697M). The released CSAM has no biases: 2*C*(C//16) channel-MLP weights + 2*49 spatial weights.
+    bare = DNANet(in_channels=3, attn=None)
+    blocks = [b for b in bare.modules() if isinstance(b, ResidualBlock)]
+    assert len(blocks) == 26
+    csam = sum(2 * b.conv2[0].out_channels * (b.conv2[0].out_channels // 16) + 2 * 49 for b in blocks)
+    paper = n_params(bare) + csam
+    assert paper == 4_696_888
+    assert round(paper / 1e6, 2) == 4.70
+    if "cbam" in ATTENTION:  # the shared CBAM entry adds its biases (C + C//16 + 1 per block)
+        with_cbam = DNANet(in_channels=3)
+        extra = sum(b.conv2[0].out_channels + b.conv2[0].out_channels // 16 + 1 for b in blocks)
+        assert n_params(with_cbam) == paper + extra == 4_698_784
+
+
+def test_acm_resnet20_has_the_published_size():
+    # ACM U-Net with the ResNet-20 backbone (3 blocks per stage, widths 8-64): 0.398M in the tables
+    assert n_params(ACM(in_channels=3)) == 397_851
+    assert round(n_params(ACM(in_channels=3)) / 1e6, 3) == 0.398
+
+
+@pytest.mark.parametrize("name", ["dnanet", "acm", "unet"])
+def test_models_keep_odd_sizes_and_check_the_input(name):
+    small = {
+        "dnanet": dict(channels=[4, 8, 16], num_blocks=[1, 1], attn=None),
+        "acm": dict(channels=[4, 8, 16, 32], num_blocks=[1, 1, 1]),
+        "unet": dict(channels=[4, 8, 16]),
+    }[name]
+    model = MODELS.build(dict(type=name, in_channels=1, **small)).eval()
+    with torch.no_grad():
+        for h, w in ((37, 53), (64, 64), (33, 96)):
+            out = model(torch.randn(1, 1, h, w))
+            assert out.shape == (1, 1, h, w)
+    with pytest.raises(DataError, match=r"\(B, 1, H, W\)"):
+        model(torch.randn(1, 3, 32, 32))
+
+
+def test_dnanet_deep_supervision_outputs_and_gradients():
+    model = DNANet(in_channels=1, channels=[4, 8, 16, 32], num_blocks=[1, 1, 1], attn=None)
+    x = torch.randn(2, 1, 32, 40)
+    outs = model.train()(x)
+    assert isinstance(outs, list) and len(outs) == 3 and all(o.shape == (2, 1, 32, 40) for o in outs)
+    loss = build_loss([dict(type="deep_supervision", loss=dict(type="soft_iou"))])(outs, (x > 1).float())["loss"]
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    with torch.no_grad():
+        fused = model.eval()(x)
+    assert isinstance(fused, torch.Tensor) and fused.shape == (2, 1, 32, 40)
+    single = DNANet(in_channels=1, channels=[4, 8, 16], num_blocks=[1, 1], attn=None, deep_supervision=False)
+    assert isinstance(single.train()(x), torch.Tensor) and len(single.heads) == 1
+
+
+@pytest.mark.parametrize("attn", ["cbam", "se", "eca", "coord"])
+def test_attention_slot_swaps_any_registered_block(attn):
+    if attn not in ATTENTION:
+        pytest.skip(f"attention {attn!r} is not registered")
+    kw = dict(in_channels=1, channels=[8, 16, 32], num_blocks=[1, 1])
+    bare, swapped = DNANet(attn=None, **kw), DNANet(attn=dict(type=attn), **kw)
+    assert n_params(swapped) >= n_params(bare)
+    blocks = [b for b in swapped.modules() if isinstance(b, ResidualBlock)]
+    assert all(type(b.attn).__name__ != "Identity" for b in blocks)
+    acm = ACM(in_channels=1, channels=[4, 8, 16, 32], num_blocks=[1, 1, 1], attn=attn)
+    unet = UNet(in_channels=1, channels=[8, 16], attn=attn)
+    with torch.no_grad():
+        for m in (swapped, acm, unet):
+            assert m.eval()(torch.randn(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_tiny_dnanet_overfits_a_fixed_batch():
+    torch.manual_seed(0)
+    target = torch.zeros(2, 1, 32, 32)
+    target[0, 0, 5:8, 6:9] = 1
+    target[0, 0, 20:22, 25:27] = 1
+    target[1, 0, 14:17, 14:16] = 1
+    x = 2 * target + 0.3 * torch.randn_like(target) + 0.2 * torch.randn(2, 1, 1, 32).cumsum(-1) / 5
+    model = DNANet(in_channels=1, channels=[8, 16, 32], num_blocks=[1, 1], attn=None)
+    loss_fn = build_loss([dict(type="deep_supervision", loss=dict(type="soft_iou"))])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(60):
+        loss = loss_fn(model(x), target)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        pred = torch.sigmoid(model.eval()(x)) > 0.5
+    iou = (pred & (target > 0)).sum() / (pred | (target > 0)).sum()
+    assert loss.item() < 0.3
+    assert iou.item() > 0.8

@@ -1,0 +1,202 @@
+"""Measure training and inference speed of any config: step time, samples/s, memory, FLOPs, utilisation.
+
+    python tools/benchmark.py CFG [--batch-sizes 16,64] [--amp bf16] [--compile] [--channels-last]
+        [--steps 20] [--warmup 5] [--repeats 3] [--device cuda] [--json out.json] [--set KEY=VALUE ...]
+
+Batches are real samples from the config's training set, repeated to the batch size and kept on the
+device, so the numbers measure the model step (forward, loss, backward, optimiser) and not the data
+pipeline; ``data_s_per_step`` reports separately how long the DataLoader takes to deliver one batch.
+FLOPs come from torch's flop counter (a multiply-add counts 2); a training step is taken as 3x the
+forward cost. Utilisation is reported when the device's peak is known (``--peak-tflops`` or the
+built-in table for common GPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import _common
+
+# dense bf16 / fp16 tensor-core peaks (TFLOP/s) from the vendors' data sheets; fp32 uses the TF32 peak
+_PEAKS = {"H100": {"bf16": 989.0, "fp16": 989.0, None: 494.0}, "H200": {"bf16": 989.0, "fp16": 989.0, None: 494.0},
+          "A100": {"bf16": 312.0, "fp16": 312.0, None: 156.0}}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config")
+    p.add_argument("--batch-sizes", default=None, help="comma-separated (default: the config's train.batch_size)")
+    p.add_argument("--amp", choices=["bf16", "fp16", "none"], default=None, help="override train.amp")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default=None)
+    p.add_argument("--peak-tflops", type=float, default=None, help="device peak for the utilisation column")
+    p.add_argument("--no-data", action="store_true", help="skip the DataLoader timing")
+    p.add_argument("--json", default=None, help="write results here (default: benchmarks/results/<stem>.json)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend")
+    return p.parse_args(argv)
+
+
+def _sync(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_memory(device) -> float | None:
+    import resource
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS, GiB (Linux: KiB)
+
+
+def _forward_flops(model, batch) -> float | None:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(batch["input"][:1])
+        return float(counter.get_total_flops())
+    except Exception:  # noqa: BLE001 - some ops have no flop formula; the column is then empty
+        return None
+
+
+def _time(fn, steps, warmup, repeats, device) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        _sync(device)
+        times.append((time.perf_counter() - t0) / steps)
+    return times
+
+
+def bench(cfg, args, batch_size: int) -> dict:
+    import torch
+
+    from toolkit.engine import build_task, resolve_device
+    from toolkit.engine.optim import build_optimizer
+
+    device = resolve_device(args.device or cfg.get("device", "auto"))
+    amp = cfg.train.get("amp")
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[amp]
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats(device)
+    task = build_task(cfg)
+    dataset = task.build_dataset("train")
+    model = task.build_model().to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    loss_fn = task.build_loss().to(device)
+    collate = task.collate_fn("train") or torch.utils.data.default_collate
+    one = collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in one.items()}
+    flops = _forward_flops(model, batch)
+    run_model = torch.compile(model) if args.compile else model
+    opt = build_optimizer(cfg.optim, model)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
+
+    def train_step():
+        with autocast():
+            loss = task.train_step(run_model, batch, loss_fn)["loss"]
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def infer_step():
+        with autocast():
+            run_model(batch["input"])
+
+    model.train()
+    train_times = _time(train_step, args.steps, args.warmup, args.repeats, device)
+    model.eval()
+    infer_times = _time(infer_step, args.steps, args.warmup, args.repeats, device)
+    data_time = None
+    if not args.no_data:
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate,
+                                             num_workers=cfg.train.get("num_workers", 0), drop_last=True)
+        it, n, t0 = iter(loader), 0, time.perf_counter()
+        for _ in range(min(10, len(loader))):
+            next(it)
+            n += 1
+        data_time = (time.perf_counter() - t0) / max(n, 1)
+    step = statistics.median(train_times)
+    peak = args.peak_tflops
+    if peak is None and device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        peak = next((v[amp] for k, v in _PEAKS.items() if k in name), None)
+    achieved = 3 * flops * batch_size / step / 1e12 if flops else None
+    return {
+        "config": cfg.get("_source_"),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "batch_size": batch_size,
+        "amp": amp,
+        "compile": args.compile,
+        "channels_last": args.channels_last,
+        "params": sum(p.numel() for p in model.parameters()),
+        "gflops_forward_per_sample": flops / 1e9 if flops else None,
+        "train_step_s_median": step,
+        "train_step_s_min": min(train_times),
+        "train_step_s_max": max(train_times),
+        "train_samples_per_s": batch_size / step,
+        "infer_step_s_median": statistics.median(infer_times),
+        "infer_samples_per_s": batch_size / statistics.median(infer_times),
+        "data_s_per_step": data_time,
+        "achieved_tflops": achieved,
+        "mfu": achieved / peak if achieved and peak else None,
+        "peak_memory_gib": _peak_memory(device),
+        "torch": torch.__version__,
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    from toolkit.config import load_config
+
+    sets = list(args.set)
+    if args.amp is not None:
+        sets.append(f"train.amp={'None' if args.amp == 'none' else args.amp}")
+    cfg = load_config(args.config, sets)
+    sizes = [int(s) for s in args.batch_sizes.split(",")] if args.batch_sizes else [cfg.train.batch_size]
+    rows = [bench(cfg, args, bs) for bs in sizes]
+    header = f"{'batch':>5} {'step ms':>9} {'samples/s':>10} {'infer/s':>9} {'data ms':>8} {'GFLOP/clip':>9} {'TFLOP/s':>8} {'MFU':>6} {'mem GiB':>8}"
+    print(f"{rows[0]['config']} on {rows[0]['device']}, amp {rows[0]['amp']}, params {rows[0]['params'] / 1e6:.3f}M")
+    print(header)
+    for r in rows:
+        fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
+        print(f"{r['batch_size']:>5} {r['train_step_s_median'] * 1e3:>9.2f} {r['train_samples_per_s']:>10.1f} "
+              f"{r['infer_samples_per_s']:>9.1f} {fmt(r['data_s_per_step'] and r['data_s_per_step'] * 1e3, '8.2f'):>8} "
+              f"{fmt(r['gflops_forward_per_sample'], '9.3f'):>9} {fmt(r['achieved_tflops'], '8.3f'):>8} "
+              f"{fmt(r['mfu'], '6.1%'):>6} {fmt(r['peak_memory_gib'], '8.2f'):>8}")
+    out = Path(args.json) if args.json else _common.ROOT / "benchmarks" / "results" / f"{Path(args.config).stem}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    _common.run_main(main)
