@@ -277,6 +277,8 @@ class PaddedCube:
             raise ConfigError(f"data.padding must be 'zero' or 'reflect', got {padding!r}")
         self.window, self.pad, self.shape = window, window // 2, (h, w)
         p = self.pad
+        # NOTE: the HybridSN reference pads the PCA output with zeros; after band standardisation and
+        # PCA centring, zero is the mean spectrum of the fitted pixels, a neutral value rather than a dark edge.
         mode = "constant" if padding == "zero" else "reflect"
         padded = np.pad(cube, ((p, p), (p, p), (0, 0)), mode=mode)  # (H+2p, W+2p, D)
         self.tensor = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))  # (D, H+2p, W+2p)

@@ -34,7 +34,7 @@ from tasks.hsi.splits import Split, leakage_fraction, make_split
 from tasks.hsi.synth import make_scene
 from tasks.hsi.visualise import patch_strip, save_classification_map, save_confusion_matrix
 from toolkit.engine import Task
-from toolkit.errors import CheckpointError, ConfigError, ToolkitError
+from toolkit.errors import CheckpointError, ConfigError, DataError
 from toolkit.metrics import MetricCollection, build_metrics
 from toolkit.metrics.classification import ClassificationMetric
 from toolkit.registry import METRICS, MODELS, TASKS
@@ -125,10 +125,12 @@ class HSITask(Task):
         if self.volume is not None:
             return
         d = self.data
-        scene = self._load_scene()
         window = d["window"]
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+            raise ConfigError(f"data.window must be an odd positive int (e.g. 25), got {window!r}")
+        scene = self._load_scene()
         h, w = scene.gt.shape
-        if isinstance(window, int) and window > min(h, w):
+        if window > min(h, w):
             raise ConfigError(f"data.window={window} is larger than the scene ({h}x{w} pixels)")
         split = make_split(scene.gt, scene.num_classes, d["split"], window, names=scene.class_names)
         pca = dict(d["pca"] or {})
@@ -140,6 +142,8 @@ class HSITask(Task):
             pre.load_state_dict(self._loaded_state["preprocess"])
         else:
             pixels = scene.cube.reshape(-1, scene.bands)  # (H*W, B)
+            # NOTE: the HybridSN reference fits PCA on the whole scene, test pixels included; fitting on the
+            # training pixels is the default here so that no test statistic reaches the model ('scene' = reference).
             pre.fit(pixels[split.train] if pca.get("fit", "train") == "train" else pixels)
         self.volume = PaddedCube(pre.transform(scene.cube), window, d["padding"])
         self.scene, self.split, self.preprocessor = scene, split, pre
@@ -206,23 +210,10 @@ class HSITask(Task):
         p = pred[:n].argmax(1).cpu().numpy() if pred.ndim == 2 else pred[:n].cpu().numpy()
         return {"patches": patch_strip(x, batch["target"][:n].cpu().numpy(), p, self.scene.num_classes)}
 
-    @torch.no_grad()
     def predict_scene(self, model: nn.Module, device: torch.device | str = "cpu", batch_size: int = 256) -> np.ndarray:
         """Classify every pixel of the scene (borders included); returns (H, W) labels 1..K."""
-        from tqdm import tqdm
-
         self.prepare()
-        h, w = self.scene.gt.shape
-        rows, cols = np.divmod(np.arange(h * w), w)
-        ds = PatchDataset(self.volume, np.stack([rows, cols], 1))
-        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
-        was_training = model.training
-        model.eval()
-        out = []
-        for batch in tqdm(loader, desc="classification map", unit="batch", dynamic_ncols=True):
-            out.append(model(batch["input"].to(device)).argmax(1).cpu())
-        model.train(was_training)
-        return torch.cat(out).numpy().reshape(h, w) + 1
+        return _predict_volume(model, self.volume, device, batch_size)
 
     def report(self, metrics: MetricCollection, results: dict[str, float], out_dir: Path) -> None:
         """Per-class table, confusion matrix PNG, full-scene map PNG and leakage of the split in use."""
@@ -310,12 +301,57 @@ class HSITask(Task):
             )
 
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
-        """Classify every pixel of the configured scene; writes ``classification_map.{png,npy}`` to ``args.out``."""
-        if self._loaded_state is None:
-            raise ToolkitError("hsi inference needs the checkpoint's preprocessing state (task state)")
-        out = Path(getattr(args, "out", None) or ".")
+        """``tools/infer.py``: classify every pixel of the cube in ``args.input`` (a .mat/.npy/.npz file).
+
+        The checkpoint's preprocessing is applied; a ground truth in the same file is drawn beside
+        the map. Writes ``classification_map.png`` and ``.npy`` (labels 1..K) into the folder ``args.out``.
+        """
+        state = self._loaded_state
+        if not state:
+            raise CheckpointError("hsi inference needs a checkpoint with task state (preprocessing statistics)")
+        path = Path(args.input)
+        cube, _ = read_array(path, self.data["cube_key"], "cube")
+        try:
+            gt, _ = read_array(path, self.data["gt_key"], "gt")
+        except DataError:
+            gt = None
+        if gt is not None and gt.ndim == 2:
+            scene = load_scene(cube, gt, num_classes=state["num_classes"])
+            cube, gt = scene.cube, scene.gt
+        else:
+            gt = None
+        if cube.shape[2] != state["bands"] and cube.shape[0] == state["bands"]:
+            cube = np.moveaxis(cube, 0, -1)  # (B, H, W) -> (H, W, B)
+        if cube.shape[2] != state["bands"]:
+            raise DataError(f"{path}: the model was trained on {state['bands']} bands, the cube has shape {cube.shape}")
+        pca = dict(self.data["pca"] or {})
+        pre = Preprocessor(self.data["standardize"], pca.get("n_components"), pca.get("whiten", False))
+        pre.load_state_dict(state["preprocess"])
+        volume = PaddedCube(
+            pre.transform(np.asarray(cube, dtype=np.float32)), self.data["window"], self.data["padding"]
+        )
+        batch = int(getattr(args, "batch_size", None) or self.cfg.get("eval", {}).get("batch_size", 256))
+        pred_map = _predict_volume(model, volume, device, batch)
+        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        pred_map = self.predict_scene(model, device, int(self.cfg.get("eval", {}).get("batch_size", 256)))
         np.save(out / "classification_map.npy", pred_map.astype(np.int16))
-        save_classification_map(pred_map, self.scene.gt, self.scene.class_names, out / "classification_map.png")
-        print(f"wrote {out / 'classification_map.png'}")
+        names = list(state.get("class_names") or [f"class {c}" for c in range(1, state["num_classes"] + 1)])
+        save_classification_map(pred_map, gt, names, out / "classification_map.png", title=path.name)
+        print(f"wrote {out / 'classification_map.png'} and {out / 'classification_map.npy'}")
+
+
+@torch.no_grad()
+def _predict_volume(model: nn.Module, volume: PaddedCube, device: torch.device | str, batch_size: int) -> np.ndarray:
+    """Labels 1..K for every pixel of a padded cube, in batches with a progress bar."""
+    from tqdm import tqdm
+
+    h, w = volume.shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    loader = torch.utils.data.DataLoader(PatchDataset(volume, np.stack([rows, cols], 1)), batch_size=batch_size)
+    was_training = model.training
+    model.eval()
+    out = []
+    for batch in tqdm(loader, desc="classification map", unit="batch", dynamic_ncols=True):
+        out.append(model(batch["input"].to(device)).argmax(1).cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy().reshape(h, w) + 1

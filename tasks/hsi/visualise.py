@@ -40,13 +40,13 @@ def colorize(label_map: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def save_classification_map(
-    pred_map: np.ndarray, gt: np.ndarray, class_names: list[str], path: str | Path, title: str = ""
+    pred_map: np.ndarray, gt: np.ndarray | None, class_names: list[str], path: str | Path, title: str = ""
 ) -> Path:
     """Ground truth and the full-scene prediction side by side with a class legend, as one PNG.
 
     Args:
         pred_map: (H, W) predicted labels 1..K for every pixel.
-        gt: (H, W) ground truth, 0 = unlabelled.
+        gt: (H, W) ground truth, 0 = unlabelled; ``None`` draws the prediction alone.
         class_names: K names for the legend.
         path: PNG to write.
         title: optional figure title (e.g. OA / kappa and the split).
@@ -59,10 +59,15 @@ def save_classification_map(
 
     k = len(class_names)
     colors = class_colors(k)
-    h, w = gt.shape
+    h, w = pred_map.shape
+    panels = (
+        [("prediction (every pixel)", pred_map)]
+        if gt is None
+        else [("ground truth", gt), ("prediction (every pixel)", pred_map)]
+    )
     aspect_w, aspect_h = 4.0 * w / max(h, w), 4.0 * h / max(h, w)  # 4-inch panels
-    fig, axes = plt.subplots(1, 2, figsize=(2 * aspect_w + 3.2, aspect_h + 0.8))
-    for ax, img, name in zip(axes, (gt, pred_map), ("ground truth", "prediction (every pixel)")):
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * aspect_w + 3.2, aspect_h + 0.8), squeeze=False)
+    for ax, (name, img) in zip(axes[0], panels):
         ax.imshow(colorize(img, k), interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
@@ -72,7 +77,7 @@ def save_classification_map(
     fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 0.78, 1))
+    fig.tight_layout(rect=(0, 0, 1 - 2.9 / (len(panels) * aspect_w + 3.2), 1))
     path = Path(path)
     fig.savefig(path, dpi=150)
     plt.close(fig)

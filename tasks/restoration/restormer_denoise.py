@@ -18,7 +18,7 @@ data = dict(
     # NOTE: Restormer trains progressively (128 -> 384 px crops, shrinking batches); one fixed
     # 128 px crop is used here because the Trainer keeps one batch size per run.
     patch_size=128,
-    repeat=100,
+    repeat=1000,
     augment=True,
     seed=0,
     train=dict(gt=None, lq=None),

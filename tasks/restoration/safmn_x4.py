@@ -16,7 +16,7 @@ data = dict(
     noise=None,  # dict(sigma=25) (0..255 scale) or dict(sigma=[0, 50])
     jpeg=None,  # dict(quality=75) or dict(quality=[30, 95])
     patch_size=64,  # low-resolution training crop
-    repeat=100,  # training crops per image and epoch
+    repeat=1000,  # training crops per image and epoch (few, long epochs: loaders restart per epoch)
     augment=True,
     seed=0,  # evaluation degradations are seeded per image from this
     train=dict(gt=None, lq=None),  # None: the scikit-learn photographs

@@ -211,7 +211,8 @@ class RestorationTask(Task):
         batch_size = int(getattr(args, "batch_size", None) or 1)
         model.eval().to(device)
         for path in tqdm(files, desc="restoring", unit="img"):
-            x = torch.from_numpy(read_image(path).transpose(2, 0, 1).astype(np.float32) / 255.0)[None].to(device)
+            img = read_image(path).transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
+            x = torch.from_numpy(img)[None].to(device)  # (1, 3, H, W)
             h, w = x.shape[-2:]
             with torch.no_grad():
                 if tile or h * w > max_pixels:

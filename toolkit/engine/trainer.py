@@ -419,7 +419,7 @@ class Trainer:
         key = self.task.primary_metric
         if key not in results:
             raise ConfigError(f"primary metric {key!r} is not among the metrics computed: {sorted(results)}")
-        higher = self._metrics_direction(key)
+        higher = self.last_metrics.higher_is_better(key)
         value = results[key]
         improved = self.best is None or (value > self.best if higher else value < self.best)
         if improved:
@@ -435,11 +435,6 @@ class Trainer:
         self.log.info(f"iter {self.iter} val: {shown}{'  (best)' if improved else ''}")
         dist.barrier()
         return results
-
-    def _metrics_direction(self, key: str) -> bool:
-        if not hasattr(self, "_direction"):
-            self._direction = self.task.build_metrics().higher_is_better(key)
-        return self._direction
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()

@@ -126,6 +126,10 @@ def build_metrics(specs: Iterable[Any], **defaults: Any) -> MetricCollection:
     """Build a :class:`MetricCollection` from a list of names or ``dict(type=...)`` specs."""
     metrics = {}
     for spec in specs:
-        name = spec if isinstance(spec, str) else spec["type"]
-        metrics[name] = METRICS.build(spec, **defaults)
+        name = key = spec if isinstance(spec, str) else spec["type"]
+        i = 1
+        while key in metrics:  # the same metric twice (e.g. at two settings) gets a suffix
+            i += 1
+            key = f"{name}{i}"
+        metrics[key] = METRICS.build(spec, **defaults)
     return MetricCollection(metrics)

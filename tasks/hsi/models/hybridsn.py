@@ -56,6 +56,7 @@ class HybridSN(nn.Module):
         attn: dict | str | None = None,
     ):
         super().__init__()
+        # NOTE: PyTorch's default initialisation is kept; the Keras reference uses glorot_uniform.
         depth = in_channels - sum(k - 1 for k in spectral_kernels)
         size = window - 2 * len(spectral_kernels) - 2  # every valid 3x3 convolution removes 2 pixels
         if depth < 1 or size < 1:

@@ -147,3 +147,24 @@ def test_trains_and_evaluates_end_to_end(tmp_path):
     assert results["OA"] > 0.75 and results["kappa"] > 0.6
     state = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
     assert state["task"]["num_classes"] == 5
+
+
+def test_infer_classifies_a_new_cube_with_the_checkpoint_preprocessing(tmp_path):
+    from types import SimpleNamespace
+
+    trained = _task()
+    state = trained.state_dict()
+    model = trained.build_model().eval()
+    fresh = _task()
+    fresh.load_state_dict(state)
+    np.savez(tmp_path / "scene.npz", cube=trained.scene.cube[:20, :25], gt=trained.scene.gt[:20, :25])
+    fresh.infer(model, SimpleNamespace(input=str(tmp_path / "scene.npz"), out=str(tmp_path / "out")), "cpu")
+    pred = np.load(tmp_path / "out" / "classification_map.npy")
+    assert pred.shape == (20, 25)
+    # the same pixels classified inside the full scene get the same labels, away from the cut borders
+    full = trained.predict_scene(model)
+    np.testing.assert_array_equal(pred[:15, :20], full[:15, :20])
+    assert (tmp_path / "out" / "classification_map.png").stat().st_size > 0
+    np.save(tmp_path / "wrong.npy", trained.scene.cube[:20, :20, :10])
+    with pytest.raises(DataError, match="trained on 48 bands"):
+        fresh.infer(model, SimpleNamespace(input=str(tmp_path / "wrong.npy"), out=str(tmp_path / "o2")), "cpu")
