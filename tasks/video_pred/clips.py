@@ -81,10 +81,13 @@ class ArrayClips:
         key: array name inside a ``.npz`` with several arrays.
         layout: ``'NTCHW'`` or ``'NTHWC'`` for 5-D arrays; ``None`` guesses (channels-last when the
             last axis has 1-4 entries and axis 2 does not). 4-D arrays are (N, T, H, W).
+        option: the setting that named ``path``, for error messages.
     """
 
-    def __init__(self, path: str | Path, *, key: str | None = None, layout: str | None = None):
-        self.path = Path(path).expanduser()
+    def __init__(
+        self, path: str | Path, *, key: str | None = None, layout: str | None = None, option: str = "data.path"
+    ):
+        self.path, self.option = Path(path).expanduser(), option
         arr = self._load(key)
         if arr.ndim == 4:
             arr = arr[:, :, None]  # (N, T, 1, H, W)
@@ -106,7 +109,7 @@ class ArrayClips:
 
     def _load(self, key: str | None) -> np.ndarray:
         if not self.path.exists():
-            raise DataError(f"data.path={self.path}: file not found")
+            raise DataError(f"{self.option}={self.path}: file not found")
         try:
             if self.path.suffix == ".npz":
                 with np.load(self.path) as npz:
@@ -147,12 +150,21 @@ class FolderClips:
         min_frames: clips with fewer frames raise :class:`DataError`.
         same_size: require every clip to have the frames of the same size (not needed when the
             dataset resizes).
+        option: the setting that named ``path``, for error messages.
     """
 
-    def __init__(self, path: str | Path, *, channels: int | None = None, min_frames: int = 1, same_size: bool = True):
-        self.path = Path(path).expanduser()
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        channels: int | None = None,
+        min_frames: int = 1,
+        same_size: bool = True,
+        option: str = "data.path",
+    ):
+        self.path, self.option = Path(path).expanduser(), option
         if not self.path.is_dir():
-            raise DataError(f"data.path={self.path}: folder not found")
+            raise DataError(f"{self.option}={self.path}: folder not found")
         folders = sorted((p for p in self.path.iterdir() if p.is_dir()), key=_natural_key)
         self.clips: list[list[Path]] = []
         for folder in folders:
@@ -161,7 +173,7 @@ class FolderClips:
                 self.clips.append(frames)
         if not self.clips:
             raise DataError(
-                f"data.path={self.path}: expected a folder of clip folders holding frames "
+                f"{self.option}={self.path}: expected a folder of clip folders holding frames "
                 f"({', '.join(FRAME_SUFFIXES)}), found none"
             )
         self.sizes: list[tuple[int, int]] = []
@@ -235,17 +247,26 @@ class FolderClips:
 
 
 def open_clips(
-    path: str | Path, *, key: str | None = None, layout: str | None = None, channels: int | None = None, **folder_kw
+    path: str | Path,
+    *,
+    key: str | None = None,
+    layout: str | None = None,
+    channels: int | None = None,
+    option: str = "data.path",
+    **folder_kw,
 ) -> ArrayClips | FolderClips:
-    """An :class:`ArrayClips` for ``.npy``/``.npz`` files, a :class:`FolderClips` for folders."""
+    """An :class:`ArrayClips` for ``.npy``/``.npz`` files, a :class:`FolderClips` for folders.
+
+    ``option`` names the setting that gave ``path`` in error messages (``data.path``, ``--input``).
+    """
     p = Path(path).expanduser()
     if p.suffix in (".npy", ".npz"):
-        return ArrayClips(p, key=key, layout=layout)
+        return ArrayClips(p, key=key, layout=layout, option=option)
     if p.is_dir():
-        return FolderClips(p, channels=channels, **folder_kw)
+        return FolderClips(p, channels=channels, option=option, **folder_kw)
     if not p.exists():
-        raise DataError(f"data.path={p}: not found")
-    raise DataError(f"data.path={p}: expected a .npy/.npz array of clips or a folder of clip folders")
+        raise DataError(f"{option}={p}: not found")
+    raise DataError(f"{option}={p}: expected a .npy/.npz array of clips or a folder of clip folders")
 
 
 @DATASETS.register("clips")

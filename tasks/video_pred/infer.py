@@ -102,7 +102,9 @@ def predict_clips(
 
 
 def _load_input(path: Path, input_frames: int, channels: int | None, image_size: Any) -> np.ndarray:
-    source = open_clips(path, channels=channels, min_frames=input_frames, same_size=image_size is None)
+    source = open_clips(
+        path, channels=channels, min_frames=input_frames, same_size=image_size is None, option="--input"
+    )
     if isinstance(source, ArrayClips) and image_size is None:
         return source.array  # (N, T, C, H, W), possibly memory-mapped; scaled per batch
     # the last `input_frames` frames of every clip in unit scale, resized like the training data

@@ -38,6 +38,7 @@ model = dict(
     code_dim=64,
     decay=0.99,
     commitment_weight=0.25,
+    restart_threshold=0.0,  # > 0 restarts dead codes (not in the released model)
     hid_T=256,
     N_T=8,
     kernel_sizes=(3, 5, 7, 11),

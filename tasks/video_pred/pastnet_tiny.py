@@ -1,7 +1,9 @@
 """A small PastNet that trains in minutes on a 2-core CPU: the data of simvp_tiny.py, narrow branches.
 
-Moving MNIST at 32x32 with one digit, 5 frames in and 5 out; patch 8, 32-channel tokens, a 64-code
-codebook of 16 dims and a narrow Inception U-Net.
+Moving MNIST at 32x32 with one digit, 5 frames in and 5 out; patch 8, 32-channel tokens, a narrow
+Inception U-Net. The codebook keeps 512 entries (of 32 dims): with 64 entries, or without dead-code
+restarts, the codebook collapses to a handful of codes in a short run and the model only learns a
+blurred average (measured: train MSE stuck at 0.016 per pixel after 300 iterations, 0.008 with these settings).
 """
 
 _base_ = ["pastnet.py"]
@@ -21,8 +23,9 @@ model = dict(
     hid_S=32,
     res_layers=1,
     res_channels=16,
-    num_codes=64,
-    code_dim=16,
+    num_codes=512,
+    code_dim=32,
+    restart_threshold=1.0,
     hid_T=64,
     N_T=3,
     kernel_sizes=(3, 5),

@@ -70,6 +70,16 @@ def test_unused_codes_stay_put():
     torch.testing.assert_close(vq.embedding[3], torch.tensor([5.0, 5.0]), rtol=1e-4, atol=0)
 
 
+def test_dead_codes_restart_on_batch_vectors():
+    # decay 0.5: counts become (1, 1.5, 1, 0.5); only code 3 falls below the threshold 1.0
+    vq = _quantizer(num_codes=4, decay=0.5, eps=0.0, restart_threshold=1.0).train()
+    torch.manual_seed(0)
+    vq(_as_map(VECTORS))
+    assert any(torch.equal(vq.embedding[3], v) for v in VECTORS)
+    torch.testing.assert_close(vq.ema_count, torch.tensor([1.0, 1.5, 1.0, 1.0]))
+    torch.testing.assert_close(vq.embedding[:3], torch.tensor([[0.05, 0.0], [1.0, 0.0], [0.0, 0.9]]))
+
+
 def test_eval_mode_leaves_the_codebook_alone():
     vq = _quantizer().eval()
     before = {k: v.clone() for k, v in vq.state_dict().items()}

@@ -16,6 +16,11 @@ and the encoder receives the gradient of the commitment loss ``commitment_weight
 plus, through the straight-through estimator ``z + sg(e - z)``, the gradient of whatever consumes
 the quantised tensor. Under DDP the counts and sums are all-reduced before the update, so every
 rank holds the same codebook and it equals a single-process update on the whole batch.
+
+Optional dead-code restarts (Dhariwal et al., "Jukebox: A Generative Model for Music", arXiv
+2005.00341): after the update, every code whose EMA count is below ``restart_threshold`` is moved
+to a random input vector of the batch (the same vectors on every DDP rank). Off by default, as
+in VQ-VAE and PastNet; it prevents the codebook collapse that small models and budgets suffer.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class VectorQuantizer(nn.Module):
         decay: EMA decay of the code counts and sums (0.99).
         commitment_weight: weight of the commitment loss (0.25).
         eps: Laplace smoothing of the code counts (1e-5).
+        restart_threshold: restart codes whose EMA count (vectors per batch) falls below this;
+            0 disables restarts.
 
     The codebook and its EMA statistics are buffers (``embedding`` (K, D), ``ema_count`` (K,),
     ``ema_sum`` (K, D)): they are saved in checkpoints and are not seen by the optimiser.

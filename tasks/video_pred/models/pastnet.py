@@ -190,7 +190,8 @@ class PastNet(nn.Module):
             (16, 128, 1, 2.0, 4, 0.0).
         hid_S: DST encoder/decoder width (128). res_layers, res_channels: its residual units (4, 32).
         num_codes, code_dim: codebook size K x D (512 x 64). decay, commitment_weight: EMA decay
-            (0.99) and commitment weight (0.25) of the quantiser.
+            (0.99) and commitment weight (0.25) of the quantiser. restart_threshold: restart
+            codes used by fewer vectors per batch than this (0 = off, as released).
         hid_T, N_T: Inception U-Net width and blocks per side (256, 8). kernel_sizes, groups:
             its Inception kernels and groups ((3, 5, 7, 11), 8).
         attn: attention spec applied after every Inception block (``None`` = the paper's model).
