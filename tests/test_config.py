@@ -120,3 +120,11 @@ def test_empty_component_slot_is_filled_by_its_type(chain, tmp_path):
     assert got.model.attn == {"type": "cbam"}
     with pytest.raises(ConfigError, match="the default is None"):
         load_config(cfg, ["model.attn.reduction=4"])  # other keys still need +
+
+
+def test_changing_an_attention_type_drops_the_old_options(tmp_path):
+    cfg = write(tmp_path / "attn.py", "model = dict(type='m', attn=dict(type='cbam', spatial_kernel=7), width=3)\n")
+    got = load_config(cfg, ["model.attn.type=se", "+model.attn.reduction=8"])
+    assert got.model.attn == {"type": "se", "reduction": 8} and got.model.width == 3
+    same = load_config(cfg, ["model.attn.type=cbam"])
+    assert same.model.attn == {"type": "cbam", "spatial_kernel": 7}  # same type keeps its options

@@ -17,7 +17,9 @@ replace; a dict holding ``_delete_=True`` replaces the inherited dict instead of
 Overrides (``--set``): ``a.b.0.c=value`` where the key must already exist and the value must keep
 the default's type (unless the default is ``None``; ints are accepted for floats); ``+a.b=value``
 adds a new key. A component slot left ``None`` (``attn=None``) is filled by naming its type:
-``model.attn.type=cbam`` makes it ``dict(type='cbam')``. Values are Python literals; anything that does not parse is taken as a string.
+``model.attn.type=cbam`` makes it ``dict(type='cbam')``. Changing the type of an attention slot
+(``attn`` or ``*_attn``) drops the previous block's options, since blocks share no option names;
+give new ones after it (``model.attn.type=se +model.attn.reduction=8``). Values are Python literals; anything that does not parse is taken as a string.
 """
 
 from __future__ import annotations
@@ -307,7 +309,10 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
                 raise ConfigError(f"override {key}: index {last} out of range for a list of {len(node)}")
             node[int(last)] = _coerce(key, node[int(last)], value)
         elif isinstance(node, dict):
-            if last in node:
+            if last == "type" and len(parts) > 1 and _is_attention_slot(parts[-2]) and node.get("type") != value:
+                node.clear()  # attention blocks share no option vocabulary: a new type starts from its defaults
+                node["type"] = value
+            elif last in node:
                 node[last] = _coerce(key, node[last], value)
             elif add or (last == "type" and not node):  # the slot was just filled from None
                 node[last] = value
@@ -317,6 +322,10 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
         else:
             raise ConfigError(f"override {key}: {'.'.join(parts[:-1])} is a {type(node).__name__}, not a dict or list")
     return cfg
+
+
+def _is_attention_slot(name: str) -> bool:
+    return name == "attn" or name.endswith("_attn")
 
 
 def _child(node: Any, part: str, prefix: str, add: bool, rest: list[str]) -> Any:

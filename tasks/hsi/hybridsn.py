@@ -38,5 +38,5 @@ loss = [dict(type="cross_entropy", weight=1.0)]
 metrics = [dict(type="classification", aa_mode="sklearn", per_class=True)]
 optim = dict(type="adam", lr=1e-3, weight_decay=0.0)
 sched = None
-train = dict(batch_size=256, max_epochs=100, val_interval=None, num_workers=0, log_interval=5)
+train = dict(batch_size=256, max_epochs=100, val_interval=30, num_workers=0, log_interval=5)  # validate every 10 epochs
 eval = dict(batch_size=256, num_workers=0)

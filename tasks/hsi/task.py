@@ -99,6 +99,8 @@ class HSITask(Task):
         self.preprocessor: Preprocessor | None = None
         self.volume: PaddedCube | None = None
         self._loaded_state: dict | None = None
+        self._announced = False  # scene and split summary printed
+        self._absent: set[int] = set()  # classes without a test sample in the last report
 
     # ------------------------------------------------------------------ data
     def _load_scene(self) -> Scene:
@@ -150,6 +152,7 @@ class HSITask(Task):
         if int(os.environ.get("RANK", "0")) == 0:
             print(scene.summary())
             print(self.split_summary())
+            self._announced = True
 
     def split_summary(self) -> str:
         s, scene = self.split, self.scene
@@ -224,9 +227,11 @@ class HSITask(Task):
         names, k = self.scene.class_names, self.scene.num_classes
         leak = leakage_fraction(self.scene.gt.shape, self.split.train, self.split.test, self.data["window"])
         results["test_in_train_patches"] = leak
-        print(self.split_summary())
+        if not self._announced:
+            print(self.split_summary())
         extras: dict[str, Any] = {"split": self.split.info, "test_in_train_patches": leak, "scene": self.scene.name}
         if metric is not None:
+            self._absent = set(metric.absent_classes())
             cm = metric.confusion_matrix()
             acc = metric.per_class_accuracy()
             table = ["| class | name | test pixels | predicted | accuracy (%) |", "| ---: | --- | ---: | ---: | ---: |"]
@@ -265,7 +270,8 @@ class HSITask(Task):
             lines.append("per-class accuracy (%):")
             for c, v in per_class:
                 name = names[c] if names and c < len(names) else ""
-                lines.append(f"  {c + 1:>3} {name:<30} {100 * v:7.2f}")
+                shown = "   absent (no test pixel)" if c in self._absent else f"{100 * v:7.2f}"
+                lines.append(f"  {c + 1:>3} {name:<30} {shown}")
         for key, v in results.items():
             if key not in ("OA", "AA", "kappa") and not key.startswith("acc_"):
                 lines.append(f"{key}: {v:.4g}" if isinstance(v, float) else f"{key}: {v}")

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.video_pred import clips as _clips  # noqa: F401  registers DATASETS 'clips' (user clip data)
 from toolkit.engine import Task
 from toolkit.errors import ConfigError
 from toolkit.metrics.video import VideoMetrics

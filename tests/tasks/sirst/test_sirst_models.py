@@ -25,10 +25,10 @@ def test_dnanet_standard_setting_has_the_published_size():
     paper = n_params(bare) + csam
     assert paper == 4_696_888
     assert round(paper / 1e6, 2) == 4.70
-    if "cbam" in ATTENTION:  # the shared CBAM entry adds its biases (C + C//16 + 1 per block)
-        with_cbam = DNANet(in_channels=3)
-        extra = sum(b.conv2[0].out_channels + b.conv2[0].out_channels // 16 + 1 for b in blocks)
-        assert n_params(with_cbam) == paper + extra == 4_698_784
+    assert n_params(DNANet(in_channels=3)) == paper  # the default slot: shared 'cbam' without biases
+    with_biases = DNANet(in_channels=3, attn=dict(type="cbam"))  # adds C + C//16 + 1 per block
+    extra = sum(b.conv2[0].out_channels + b.conv2[0].out_channels // 16 + 1 for b in blocks)
+    assert n_params(with_biases) == paper + extra == 4_698_784
 
 
 def test_acm_resnet20_has_the_published_size():

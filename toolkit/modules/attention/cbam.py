@@ -32,10 +32,14 @@ class ChannelGate(nn.Module):
         - Output: (B, C, H, W)
     """
 
-    def __init__(self, channels: int, *, reduction: int = 16, min_channels: int = 1, act_layer: str = "relu"):
+    def __init__(
+        self, channels: int, *, reduction: int = 16, min_channels: int = 1, act_layer: str = "relu", bias: bool = True
+    ):
         super().__init__()
         hidden = max(min_channels, channels // reduction)
-        self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), make_act(act_layer), nn.Conv2d(hidden, channels, 1))
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1, bias=bias), make_act(act_layer), nn.Conv2d(hidden, channels, 1, bias=bias)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         avg = x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
@@ -54,13 +58,13 @@ class SpatialGate(nn.Module):
         - Output: (B, C, H, W)
     """
 
-    def __init__(self, kernel_size: int = 7):
+    def __init__(self, kernel_size: int = 7, bias: bool = True):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"cbam: spatial kernel_size must be odd, got {kernel_size}")
         # NOTE: the authors' release adds a BatchNorm after this conv; the paper's Eq. 3 has none,
         # and a BatchNorm on a single-channel map misbehaves at batch 1, so we follow the paper.
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         desc = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)  # (B, 2, H, W)
@@ -79,6 +83,8 @@ class CBAM(nn.Module):
         act_layer: channel-MLP activation.
         use_channel: keep the channel gate (set ``False`` for a spatial-only ablation).
         use_spatial: keep the spatial gate (set ``False`` for a channel-only ablation).
+        bias: biases in the gates' convolutions (the paper's equations have them; DNANet's
+            release has none).
 
     Shape:
         - Input: (B, C, H, W)
@@ -97,15 +103,16 @@ class CBAM(nn.Module):
         act_layer: str = "relu",
         use_channel: bool = True,
         use_spatial: bool = True,
+        bias: bool = True,
     ):
         super().__init__()
         self.channels = channels
         self.channel_gate = (
-            ChannelGate(channels, reduction=reduction, min_channels=min_channels, act_layer=act_layer)
+            ChannelGate(channels, reduction=reduction, min_channels=min_channels, act_layer=act_layer, bias=bias)
             if use_channel
             else nn.Identity()
         )
-        self.spatial_gate = SpatialGate(spatial_kernel) if use_spatial else nn.Identity()
+        self.spatial_gate = SpatialGate(spatial_kernel, bias=bias) if use_spatial else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial_gate(self.channel_gate(x))
