@@ -18,7 +18,19 @@ data = dict(
     class_names=None,
     # a modest generated scene so that the full-size HybridSN trains in minutes on a CPU;
     # layout='../shared/data/hsi/IndianPines/Indian_pines_gt.mat' borrows a real label map
-    synthetic=dict(height=64, width=64, bands=100, num_classes=8, layout=None, layout_key=None, seed=0),
+    synthetic=dict(
+        height=64,
+        width=64,
+        bands=100,
+        num_classes=8,
+        layout=None,
+        layout_key=None,
+        noise=0.02,
+        variability=0.05,
+        mixing=0.8,
+        fields_per_class=4.0,
+        seed=0,
+    ),
     window=25,
     padding="zero",
     standardize=True,

@@ -48,7 +48,19 @@ DATA_DEFAULTS = dict(
     gt_key=None,
     num_classes=None,  # None = the largest label of the ground truth
     class_names=None,
-    synthetic=dict(height=80, width=80, bands=100, num_classes=8, layout=None, layout_key=None, seed=0),
+    synthetic=dict(
+        height=64,
+        width=64,
+        bands=100,
+        num_classes=8,
+        layout=None,
+        layout_key=None,
+        noise=0.02,
+        variability=0.05,
+        mixing=0.8,
+        fields_per_class=4.0,
+        seed=0,
+    ),
     window=25,
     padding="zero",  # 'zero' | 'reflect'
     standardize=True,

@@ -53,7 +53,7 @@ def read_idx_images(path: str | Path) -> np.ndarray:
         raise DataError(
             f"{path}: header says {n} images of {rows}x{cols} ({expected} bytes) but the file has {len(raw)} bytes"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows, cols)
+    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows, cols).copy()  # writable for torch
 
 
 def _find_idx(root: Path, split: str) -> Path:

@@ -95,12 +95,17 @@ class VideoPredTask(Task):
 
     # ------------------------------------------------------------------ outputs
     def visualise(self, batch: dict, pred: torch.Tensor, max_items: int = 4) -> dict[str, np.ndarray]:
-        from tasks.video_pred.visualise import clip_strip
+        from tasks.video_pred.visualise import clip_animation, clip_strip
 
         inputs = self.denormalise(batch["input"].float()).cpu().numpy()
         target = self.denormalise(batch["target"].float()).cpu().numpy()
         pred = pred.detach().float().cpu().numpy()  # eval_step already de-normalised it
-        return {f"sample{i}": clip_strip(inputs[i], target[i], pred[i]) for i in range(min(max_items, len(pred)))}
+        pictures = {}
+        for i in range(min(max_items, len(pred))):
+            pictures[f"sample{i}"] = clip_strip(inputs[i], target[i], pred[i])
+            if i < 2:  # an animated GIF (truth | prediction | error) for the first samples
+                pictures[f"sample{i}_anim"] = clip_animation(inputs[i], target[i], pred[i])
+        return pictures
 
     def build_metrics(self):
         metrics = super().build_metrics()

@@ -18,7 +18,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunLog", "new_run_dir", "latest_run_dir", "environment_report"]
+__all__ = ["RunLog", "new_run_dir", "latest_run_dir", "environment_report", "save_picture"]
+
+
+def save_picture(img: np.ndarray, stem: Path) -> Path:
+    """Save uint8 (H, W, 3) as ``<stem>.png``, or (F, H, W, 3) frames as a looping ``<stem>.gif`` (4 fps)."""
+    from PIL import Image
+
+    img = np.ascontiguousarray(img)
+    if img.ndim == 4:
+        path = stem.with_name(stem.name + ".gif")
+        frames = [Image.fromarray(f) for f in img]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=250, loop=0)
+    else:
+        path = stem.with_name(stem.name + ".png")
+        Image.fromarray(img).save(path)
+    return path
 
 
 def new_run_dir(work_dir: str | Path, config_stem: str) -> Path:
@@ -116,18 +131,14 @@ class RunLog:
                     self._tb.add_scalar(f"{prefix}/{key}", value, step)
 
     def images(self, pictures: dict[str, np.ndarray], *, step: int, tag: str = "val") -> list[Path]:
-        """Write ``{name: uint8 (H, W, 3)}`` to vis/ as PNG and to TensorBoard; returns the paths."""
+        """Write ``{name: uint8 (H, W, 3) or frames (F, H, W, 3)}`` to vis/ (PNG or GIF) and TensorBoard."""
         if not self.enabled or not pictures:
             return []
-        from PIL import Image
-
         paths = []
         for name, img in pictures.items():
-            path = self.run_dir / "vis" / f"{tag}_iter{step:07d}_{name}.png"
-            Image.fromarray(np.ascontiguousarray(img)).save(path)
-            paths.append(path)
-            if self._tb is not None:
-                self._tb.add_image(f"{tag}/{name}", img, step, dataformats="HWC")
+            paths.append(save_picture(img, self.run_dir / "vis" / f"{tag}_iter{step:07d}_{name}"))
+            if self._tb is not None:  # an animation is logged as its last frame (the full prediction)
+                self._tb.add_image(f"{tag}/{name}", img[-1] if img.ndim == 4 else img, step, dataformats="HWC")
         return paths
 
     def close(self) -> None:

@@ -33,7 +33,7 @@ from toolkit.engine.checkpoint import (
 )
 from toolkit.engine.ema import EMA
 from toolkit.engine.optim import build_optimizer, build_scheduler
-from toolkit.engine.runlog import RunLog, latest_run_dir, new_run_dir
+from toolkit.engine.runlog import RunLog, latest_run_dir, new_run_dir, save_picture
 from toolkit.errors import CheckpointError, ConfigError, DeviceError, ToolkitError
 from toolkit.registry import TASKS
 
@@ -470,10 +470,8 @@ class Trainer:
         results = metrics.compute()
         self.last_metrics = metrics
         if out_dir is not None and self.rank == 0:
-            from PIL import Image
-
             for name, img in pictures.items():
-                Image.fromarray(np.ascontiguousarray(img)).save(Path(out_dir) / f"{tag}_{name}.png")
+                save_picture(img, Path(out_dir) / f"{tag}_{name}")
         else:
             self.log.images(pictures, step=self.iter, tag=tag)
         self.model.train(was_training)

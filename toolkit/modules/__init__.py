@@ -3,6 +3,8 @@
 from toolkit.modules import attention, backbones, blocks, edge, window_attention
 from toolkit.modules.attention import build_attention
 from toolkit.modules.layers import ConvNormAct, DropPath, LayerNorm2d, make_act, make_norm
+from toolkit.modules.quantize import VectorQuantizer, VQOutput
+from toolkit.modules.spectral import AFNO2d, FourierBlock
 
 __all__ = [
     "attention",
@@ -16,4 +18,8 @@ __all__ = [
     "LayerNorm2d",
     "make_act",
     "make_norm",
+    "AFNO2d",
+    "FourierBlock",
+    "VectorQuantizer",
+    "VQOutput",
 ]
