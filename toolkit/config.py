@@ -19,7 +19,8 @@ the default's type (unless the default is ``None``; ints are accepted for floats
 adds a new key. A component slot left ``None`` (``attn=None``) is filled by naming its type:
 ``model.attn.type=cbam`` makes it ``dict(type='cbam')``. Changing the type of an attention slot
 (``attn`` or ``*_attn``) drops the previous block's options, since blocks share no option names;
-give new ones after it (``model.attn.type=se +model.attn.reduction=8``). Values are Python literals; anything that does not parse is taken as a string.
+give new ones after it (``model.attn.type=se +model.attn.reduction=8``). Values are Python
+literals; anything that does not parse is taken as a string.
 """
 
 from __future__ import annotations

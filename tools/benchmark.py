@@ -23,8 +23,11 @@ from pathlib import Path
 import _common
 
 # dense bf16 / fp16 tensor-core peaks (TFLOP/s) from the vendors' data sheets; fp32 uses the TF32 peak
-_PEAKS = {"H100": {"bf16": 989.0, "fp16": 989.0, None: 494.0}, "H200": {"bf16": 989.0, "fp16": 989.0, None: 494.0},
-          "A100": {"bf16": 312.0, "fp16": 312.0, None: 156.0}}
+_PEAKS = {
+    "H100": {"bf16": 989.0, "fp16": 989.0, None: 494.0},
+    "H200": {"bf16": 989.0, "fp16": 989.0, None: 494.0},
+    "A100": {"bf16": 312.0, "fp16": 312.0, None: 156.0},
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -136,8 +139,14 @@ def bench(cfg, args, batch_size: int) -> dict:
     infer_times = _time(infer_step, args.steps, args.warmup, args.repeats, device)
     data_time = None
     if not args.no_data:
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate,
-                                             num_workers=cfg.train.get("num_workers", 0), drop_last=True)
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            collate_fn=collate,
+            num_workers=cfg.train.get("num_workers", 0),
+            drop_last=True,
+        )
         it, n, t0 = iter(loader), 0, time.perf_counter()
         for _ in range(min(10, len(loader))):
             next(it)
@@ -151,7 +160,9 @@ def bench(cfg, args, batch_size: int) -> dict:
     achieved = 3 * flops * batch_size / step / 1e12 if flops else None
     return {
         "config": cfg.get("_source_"),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
         "batch_size": batch_size,
         "amp": amp,
         "compile": args.compile,
@@ -182,15 +193,20 @@ def main() -> int:
     cfg = load_config(args.config, sets)
     sizes = [int(s) for s in args.batch_sizes.split(",")] if args.batch_sizes else [cfg.train.batch_size]
     rows = [bench(cfg, args, bs) for bs in sizes]
-    header = f"{'batch':>5} {'step ms':>9} {'samples/s':>10} {'infer/s':>9} {'data ms':>8} {'GFLOP/clip':>9} {'TFLOP/s':>8} {'MFU':>6} {'mem GiB':>8}"
+    header = (
+        f"{'batch':>5} {'step ms':>9} {'samples/s':>10} {'infer/s':>9} {'data ms':>8} "
+        f"{'GFLOP/smp':>9} {'TFLOP/s':>8} {'MFU':>6} {'mem GiB':>8}"
+    )
     print(f"{rows[0]['config']} on {rows[0]['device']}, amp {rows[0]['amp']}, params {rows[0]['params'] / 1e6:.3f}M")
     print(header)
     for r in rows:
         fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
-        print(f"{r['batch_size']:>5} {r['train_step_s_median'] * 1e3:>9.2f} {r['train_samples_per_s']:>10.1f} "
-              f"{r['infer_samples_per_s']:>9.1f} {fmt(r['data_s_per_step'] and r['data_s_per_step'] * 1e3, '8.2f'):>8} "
-              f"{fmt(r['gflops_forward_per_sample'], '9.3f'):>9} {fmt(r['achieved_tflops'], '8.3f'):>8} "
-              f"{fmt(r['mfu'], '6.1%'):>6} {fmt(r['peak_memory_gib'], '8.2f'):>8}")
+        print(
+            f"{r['batch_size']:>5} {r['train_step_s_median'] * 1e3:>9.2f} {r['train_samples_per_s']:>10.1f} "
+            f"{r['infer_samples_per_s']:>9.1f} {fmt(r['data_s_per_step'] and r['data_s_per_step'] * 1e3, '8.2f'):>8} "
+            f"{fmt(r['gflops_forward_per_sample'], '9.3f'):>9} {fmt(r['achieved_tflops'], '8.3f'):>8} "
+            f"{fmt(r['mfu'], '6.1%'):>6} {fmt(r['peak_memory_gib'], '8.2f'):>8}"
+        )
     out = Path(args.json) if args.json else _common.ROOT / "benchmarks" / "results" / f"{Path(args.config).stem}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=2) + "\n")

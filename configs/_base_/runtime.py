@@ -18,6 +18,7 @@ train = dict(
     early_stop=None,  # dict(patience=N): stop after N validations without improvement
     ema=None,  # dict(decay=0.999): evaluate and save an exponential moving average of the weights
     channels_last=False,
+    cudnn_benchmark=True,  # CUDA only; ignored when deterministic=True
     compile=False,
     pin_memory=True,
     persistent_workers=True,

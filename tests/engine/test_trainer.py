@@ -178,8 +178,9 @@ def test_bf16_autocast_and_grad_clip_run_on_cpu(tmp_path):
 
 
 def test_early_stop_and_best_checkpoint_follow_the_primary_metric(tmp_path):
-    trainer = Trainer(tiny_cfg("train.max_iters=20", "train.val_interval=1", "+train.early_stop.patience=2"),
-                      work_dir=tmp_path)
+    trainer = Trainer(
+        tiny_cfg("train.max_iters=20", "train.val_interval=1", "+train.early_stop.patience=2"), work_dir=tmp_path
+    )
     values = iter([5.0, 3.0, 4.0, 3.5, 1.0])
     trainer.last_metrics = trainer.task.build_metrics()  # what evaluate() leaves behind: MSE, lower is better
     trainer.evaluate = lambda *a, **k: {"mse": next(values)}

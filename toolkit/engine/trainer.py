@@ -151,6 +151,9 @@ class Trainer:
         self.device = resolve_device(cfg.get("device", "auto"), local_rank)
         self._check_settings()
         self._seed(cfg.get("seed", 0) + self.rank, cfg.get("deterministic", False))
+        if self.device.type == "cuda" and not cfg.get("deterministic", False):
+            # fixed input shapes: let cuDNN pick the fastest kernels (off with train.cudnn_benchmark=False)
+            torch.backends.cudnn.benchmark = bool(tcfg.get("cudnn_benchmark", True))
         for_eval = checkpoint is not None
 
         # --- the run folder (a resumed run continues in its own folder) ---
