@@ -1,8 +1,8 @@
 """HybridSN (Roy et al., IEEE GRSL 2020): the published recipe on the embedded generated scene.
 
 Adam lr 1e-3, batch 256, 100 epochs, cross-entropy, window 25, 30 PCA components. The paper uses
-a random 30 % split of Indian Pines; new experiments default to a spatially disjoint split
-(no test pixel inside a training patch). Paper protocol: ``--set data.split.type=random``.
+a random 30 % split; new experiments default to the spatially disjoint split (no test pixel inside a
+training patch). The paper's protocol: ``--set data.split.type=random``.
 Real data: ``--set data.cube=PATH.mat data.gt=PATH_gt.mat``.
 """
 
@@ -35,6 +35,9 @@ data = dict(
     padding="zero",
     standardize=True,
     pca=dict(n_components=30, whiten=False, fit="train"),  # fit='scene' as the HybridSN reference code
+    # spatially disjoint by default (no test pixel inside a training patch); the paper's protocol,
+    # a random 30 % (every test pixel then lies inside a training patch, and the run says so):
+    # --set data.split.type=random
     split=dict(type="disjoint", train=0.3, val=0.1, seed=0),
     augment=dict(flip=True, rotate90=True, spectral_noise=0.0),
 )
@@ -44,7 +47,7 @@ model = dict(
     num_classes=None,  # filled from the data
     window=None,  # filled from data.window
     dropout=0.4,
-    attn=None,  # e.g. dict(type='se') after the 2-D convolution
+    attn=dict(type=None),  # an ATTENTION block after the 2-D convolution: --set model.attn.type=se
 )
 loss = [dict(type="cross_entropy", weight=1.0)]
 metrics = [dict(type="classification", aa_mode="sklearn", per_class=True)]

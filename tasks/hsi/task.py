@@ -173,7 +173,7 @@ class HSITask(Task):
         return (
             f"split {s.info['type']}: {len(s.train)} train, {len(s.val)} val, {len(s.test)} test pixels; "
             f"{100 * leak:.1f}% of test pixels lie inside a training patch (window {self.data['window']})"
-            + (f"; {extra}" if extra else "")
+            + "".join(f"; {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in extra.items())
         )
 
     def build_dataset(self, split: str) -> PatchDataset:

@@ -88,7 +88,8 @@ class MovingMNIST(Dataset):
     Clip ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so runs are reproducible, resumable
     and identical across worker counts. The training split draws new clips every epoch
     (:meth:`set_epoch`); the test split is fixed. When ``test_path`` points to the standard
-    ``mnist_test_seq.npy`` (uint8, (20, N, 64, 64), time first) the test split reads it instead.
+    ``mnist_test_seq.npy`` (uint8, (20, N, 64, 64), time first) the test split reads it instead
+(validation stays generated, so the best checkpoint is never chosen on test clips).
 
     Items: ``{'input': (T_in, 1, S, S), 'target': (T_out, 1, S, S)}`` float32 in [0, 1].
     """
@@ -115,7 +116,7 @@ class MovingMNIST(Dataset):
         self.seed = seed + {"train": 0, "val": 1, "test": 2}.get(split, 3) * 1_000_003
         self.epoch = 0
         self.fixed: np.ndarray | None = None
-        if split != "train" and test_path:
+        if split == "test" and test_path:  # validation stays generated: the checkpoint is not picked on test
             self.fixed = self._load_test_file(Path(test_path).expanduser())
             self.num_clips = len(self.fixed) if num_clips is None else min(num_clips, len(self.fixed))
             return

@@ -43,6 +43,13 @@ class VideoPredTask(Task):
         for key in ("input_frames", "output_frames"):
             if key not in data:
                 raise ConfigError(f"config key data.{key} is required for video prediction")
+        if data["input_frames"] != data["output_frames"]:
+            # SimVP and PastNet fold time into channels and emit as many frames as they read
+            raise ConfigError(
+                f"data.output_frames={data['output_frames']} must equal data.input_frames={data['input_frames']}: "
+                "the models predict as many frames as they read. Longer horizons: train with equal lengths, "
+                "then roll out with tools/infer.py --frames N"
+            )
         splits = data.pop("splits", None) or {}
         data.update(splits.get(split, {}))  # per-split overrides, e.g. splits=dict(test=dict(num_clips=200))
         kwargs: dict[str, Any] = {"split": split}

@@ -35,6 +35,10 @@ def run(*args, cwd=ROOT):
             "cannot build 'simvp': unknown argument(s) ['depth']",
         ),
         (
+            ["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "data.output_frames=7"],
+            "data.output_frames=7 must equal data.input_frames=5",
+        ),
+        (
             ["tools/eval.py", "tasks/video_pred/simvp_tiny.py", "--checkpoint", "/nonexistent.pt"],
             "checkpoint not found: /nonexistent.pt",
         ),

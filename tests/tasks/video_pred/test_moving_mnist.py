@@ -73,6 +73,9 @@ def test_fixed_test_file(tmp_path):
     ds = MovingMNIST("test", input_frames=10, output_frames=10, test_path=str(tmp_path / "mnist_test_seq.npy"))
     assert len(ds) == 3
     np.testing.assert_allclose(ds[2]["target"][4, 0].numpy(), seq[14, 2] / 255.0, rtol=1e-6)
+    # validation stays generated, so the best checkpoint is never picked on the test clips
+    val = MovingMNIST("val", num_clips=4, test_path=str(tmp_path / "mnist_test_seq.npy"))
+    assert val.fixed is None and len(val) == 4
     np.save(tmp_path / "bad.npy", seq[:5])
     with pytest.raises(DataError, match=r"expected \(T>=20, N, H, W\)"):
         MovingMNIST("test", test_path=str(tmp_path / "bad.npy"))
