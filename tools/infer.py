@@ -22,7 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, metavar="PATH", help="output file or folder")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: the config's device)")
     p.add_argument("--batch-size", type=int, default=None, help="items per forward pass (default: eval.batch_size)")
-    p.add_argument("--frames", type=int, default=None, help="video: frames to predict (default: the config's data.output_frames)")
+    p.add_argument("--frames", type=int, default=None, help="video: frames to predict (default: data.output_frames)")
     p.add_argument("--tile", type=int, default=None, help="restoration: tile size in pixels (default: automatic)")
     p.add_argument("--tile-overlap", type=int, default=32, help="restoration: tile overlap in pixels")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend", help="config overrides")

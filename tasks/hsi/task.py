@@ -167,13 +167,14 @@ class HSITask(Task):
             self._announced = True
 
     def split_summary(self) -> str:
+        """One line: subset sizes, the leakage fraction, pixels dropped by the guard, classes left out."""
         s, scene = self.split, self.scene
         leak = leakage_fraction(scene.gt.shape, s.train, s.test, self.data["window"])
         extra = {k: v for k, v in s.info.items() if k.startswith(("classes_without", "dropped")) and v}
         return (
             f"split {s.info['type']}: {len(s.train)} train, {len(s.val)} val, {len(s.test)} test pixels; "
             f"{100 * leak:.1f}% of test pixels lie inside a training patch (window {self.data['window']})"
-            + "".join(f"; {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in extra.items())
+            + "".join(f"; {k.replace('_', ' ')}: {_listed(v)}" for k, v in extra.items())
         )
 
     def build_dataset(self, split: str) -> PatchDataset:
@@ -373,3 +374,7 @@ def _predict_volume(model: nn.Module, volume: PaddedCube, device: torch.device |
         out.append(model(batch["input"].to(device)).argmax(1).cpu())
     model.train(was_training)
     return torch.cat(out).numpy().reshape(h, w) + 1
+
+
+def _listed(value) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

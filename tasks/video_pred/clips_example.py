@@ -30,5 +30,5 @@ data = dict(
     split_ranges=None,  # e.g. dict(train=(0, 800), val=(800, 900), test=(900, 1000))
     seed=0,
     normalise=True,
-    augment=dict(scale=(1.0, 1.15), hflip=0.5, vflip=0.0),  # training split only; None disables (--set data.augment=None)
+    augment=dict(scale=(1.0, 1.15), hflip=0.5, vflip=0.0),  # training only; None disables it
 )

@@ -89,7 +89,7 @@ class MovingMNIST(Dataset):
     and identical across worker counts. The training split draws new clips every epoch
     (:meth:`set_epoch`); the test split is fixed. When ``test_path`` points to the standard
     ``mnist_test_seq.npy`` (uint8, (20, N, 64, 64), time first) the test split reads it instead
-(validation stays generated, so the best checkpoint is never chosen on test clips).
+    (validation stays generated, so the best checkpoint is never chosen on test clips).
 
     Items: ``{'input': (T_in, 1, S, S), 'target': (T_out, 1, S, S)}`` float32 in [0, 1].
     """

@@ -15,7 +15,8 @@ data = dict(
     mnist_root=None,  # folder with train-images-idx3-ubyte[.gz]; None = scikit-learn's digits
     test_path=None,  # mnist_test_seq.npy for the standard fixed test set
     seed=0,
-    splits=dict(train=dict(num_clips=10000), val=dict(num_clips=1000), test=dict(num_clips=None)),  # None: the whole test_path file, or 1,000 clips
+    # test num_clips=None: the whole test_path file, or 1,000 generated clips
+    splits=dict(train=dict(num_clips=10000), val=dict(num_clips=1000), test=dict(num_clips=None)),
 )
 model = dict(
     type="simvp",
