@@ -52,6 +52,9 @@ def test_overrides_types_and_adding_keys(chain):
     assert cfg.train.lr == 0.01 and cfg.train.steps == [7] and cfg.train.amp == "bf16"
     assert cfg.model.depth == 3 and cfg.seed == 2
     assert load_config(chain, ["train.lr=1"]).train.lr == 1.0  # int accepted for a float
+    # a string key keeps number-like tokens as written (Python would read 50_50 as the int 5050)
+    assert load_config(chain, ["model.type=50_50"]).model.type == "50_50"
+    assert load_config(chain, ["model.type=1e3"]).model.type == "1e3"
 
 
 @pytest.mark.parametrize(

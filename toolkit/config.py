@@ -279,9 +279,11 @@ def parse_override(text: str) -> tuple[str, Any, bool]:
     return key, value, add
 
 
-def _coerce(key: str, old: Any, new: Any) -> Any:
+def _coerce(key: str, old: Any, new: Any, raw: str | None = None) -> Any:
     if old is None or new is None:
         return new
+    if isinstance(old, str) and isinstance(new, (int, float)) and not isinstance(new, bool) and raw is not None:
+        return raw.strip()  # a string key given a bare number-like token: layout=50_50 is '50_50', not 5050
     if isinstance(old, bool) or isinstance(new, bool):
         if isinstance(old, bool) and isinstance(new, bool):
             return new
@@ -300,6 +302,7 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
     """Apply ``--set`` strings in order (see module docstring); returns ``cfg`` changed in place."""
     for text in overrides:
         key, value, add = parse_override(text)
+        raw = text.split("=", 1)[1]
         parts = key.split(".")
         node: Any = cfg
         for i, part in enumerate(parts[:-1]):
@@ -308,15 +311,14 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
         if isinstance(node, list):
             if not (last.lstrip("-").isdigit() and -len(node) <= int(last) < len(node)):
                 raise ConfigError(f"override {key}: index {last} out of range for a list of {len(node)}")
-            node[int(last)] = _coerce(key, node[int(last)], value)
+            node[int(last)] = _coerce(key, node[int(last)], value, raw)
         elif isinstance(node, dict):
             if last == "type" and len(parts) > 1 and _is_attention_slot(parts[-2]) and node.get("type") != value:
                 node.clear()  # attention blocks share no option vocabulary: a new type starts from its defaults
                 node["type"] = value
             elif last in node:
-                node[last] = _coerce(key, node[last], value)
+                node[last] = _coerce(key, node[last], value, raw)
             elif add or (last == "type" and not node):  # the slot was just filled from None
-                node[last] = value
                 node[last] = value
             else:
                 raise ConfigError(_missing_key_message(key, last, node))

@@ -69,12 +69,16 @@ def _forward_flops(model, batch) -> float | None:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    was_training = model.training
+    model.eval()  # one sample: train-mode BatchNorm over a pooled 1 x 1 feature (ACM) would refuse it
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(batch["input"][:1])
         return float(counter.get_total_flops())
     except Exception:  # noqa: BLE001 - some ops have no flop formula; the column is then empty
         return None
+    finally:
+        model.train(was_training)
 
 
 def _time(fn, steps, warmup, repeats, device) -> list[float]:

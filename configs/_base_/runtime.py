@@ -20,9 +20,10 @@ train = dict(
     channels_last=False,
     cudnn_benchmark=True,  # CUDA only; ignored when deterministic=True
     compile=False,
-    pin_memory=True,
-    persistent_workers=True,
+    pin_memory=True,  # CUDA only
 )
+# NOTE: DataLoader workers are started afresh every epoch (no persistent_workers): datasets that
+# draw new samples per epoch (set_epoch, e.g. Moving MNIST) must reach the workers' copies.
 
 eval = dict(batch_size=16, num_workers=2, vis_items=4, max_batches=None)
 

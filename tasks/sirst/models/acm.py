@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from toolkit.errors import ConfigError
 from toolkit.modules import ConvNormAct
 from toolkit.registry import MODELS
 
@@ -64,6 +65,12 @@ class AsymBiFusion(nn.Module):
         self.post = ConvNormAct(channels, channels, 3, bias=True)
 
     def forward(self, deep: torch.Tensor, shallow: torch.Tensor) -> torch.Tensor:
+        if self.training and deep.shape[0] == 1:
+            # BatchNorm over a globally pooled 1 x 1 feature has one value per channel when B == 1
+            raise ConfigError(
+                "ACM's top-down attention batch-normalises a globally pooled feature and needs a training "
+                "batch of at least 2 per process (train.batch_size), or model.fuse='add'"
+            )
         return self.post(2 * shallow * self.top_down(deep) + 2 * deep * self.bottom_up(shallow))
 
 

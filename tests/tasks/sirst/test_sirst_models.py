@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tasks.sirst.models import ACM, DNANet, ResidualBlock, UNet
-from toolkit.errors import DataError
+from toolkit.errors import ConfigError, DataError
 from toolkit.losses import build_loss
 from toolkit.registry import ATTENTION, MODELS
 
@@ -35,6 +35,15 @@ def test_acm_resnet20_has_the_published_size():
     # ACM U-Net with the ResNet-20 backbone (3 blocks per stage, widths 8-64): 0.398M in the tables
     assert n_params(ACM(in_channels=3)) == 397_851
     assert round(n_params(ACM(in_channels=3)) / 1e6, 3) == 0.398
+
+
+def test_acm_training_batch_of_one_is_a_clear_error():
+    model = ACM(in_channels=1, channels=[4, 8, 16, 32], num_blocks=[1, 1, 1]).train()
+    with pytest.raises(ConfigError, match="batch of at least 2"):
+        model(torch.randn(1, 1, 32, 32))
+    assert model(torch.randn(2, 1, 32, 32)).shape == (2, 1, 32, 32)
+    add = ACM(in_channels=1, channels=[4, 8, 16, 32], num_blocks=[1, 1, 1], fuse="add").train()
+    assert add(torch.randn(1, 1, 32, 32)).shape == (1, 1, 32, 32)  # the ablation has no pooled BatchNorm
 
 
 @pytest.mark.parametrize("name", ["dnanet", "acm", "unet"])
