@@ -131,7 +131,10 @@ def run(task: Any, model: nn.Module, args: Any, device: torch.device) -> np.ndar
     frames = int(getattr(args, "frames", None) or data["output_frames"])
     batch_size = int(getattr(args, "batch_size", None) or task.cfg.get_path("eval.batch_size", 8))
     src = Path(args.input).expanduser()
-    image_size = data.get("image_size") if data.get("type") == "clips" else None
+    image_size = None
+    if data.get("type") == "clips" and data.get("image_size") is not None:
+        # frames were resized in training: resize to the size the checkpoint was trained on
+        image_size = tuple(in_shape[2:]) if in_shape is not None else data["image_size"]
     clips = _as_ntchw(_load_input(src, input_frames, in_shape[1] if in_shape else None, image_size))
     if in_shape is not None and tuple(clips.shape[2:]) != tuple(in_shape[1:]):
         raise DataError(
