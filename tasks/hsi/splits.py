@@ -4,8 +4,8 @@ Random stratified splits (a ratio or a count of pixels per class, seeded) are th
 papers (HybridSN: 30 % of Indian Pines for training). With S x S patches, a test pixel that lies
 within S // 2 pixels (Chebyshev distance) of a training pixel is seen, as context, while training;
 with random splits on Indian Pines at 30 % essentially every test pixel is. The spatially disjoint
-split assigns whole blocks of the scene to train, val or test and then drops the val / test pixels
-that lie inside any training patch (the guard margin), so the leakage fraction is zero.
+split takes whole blocks of the scene for training, drops the pixels that lie inside any training
+patch (the guard margin), and splits what is left into val and test, so the leakage fraction is zero.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def disjoint_split(
     blocks is a compact region. Training takes ``regions`` such runs, each holding ``train / regions``
     of the labelled pixels: one region loses the fewest pixels to the guard, more regions reach more
     classes. Val and test pixels within ``guard`` pixels (Chebyshev distance; default ``window // 2``,
-    so none lies inside a training patch) of a training pixel are dropped; val is the run of blocks
-    that follows the last training region, test everything else.
+    so none lies inside a training patch) of a training pixel are dropped; val is a stratified random
+    ``val`` share (of all labelled pixels) drawn from what is left, test everything else.
 
     Each region is the best of up to ``max_candidates`` seeded random runs: most classes in both
     train and test, then most test pixels. Classes left without training or test pixels are reported
@@ -190,15 +190,17 @@ def disjoint_split(
     if last is None:
         raise DataError(f"the scene has {total} labelled pixels, too few for a disjoint split with train={train}")
 
-    # val: the free blocks after the last training run, until they hold a `val` fraction of the pixels
+    # val: a stratified random share of every class outside the training regions and their guard, so
+    # that checkpoint selection sees the classes in test proportions. Val and test may share context;
+    # neither lies inside a training patch.
     in_val = np.zeros_like(lab)
     if ratio_v > 0:
-        order, start, stop = last
-        after = np.concatenate([order[stop:], order[:start][::-1]])
-        after = after[~taken[after]]
-        usable = np.bincount(block_id[rest], minlength=n_rows * n_cols)[after]
-        n_val = int(np.searchsorted(np.cumsum(usable), ratio_v * total)) + 1
-        in_val = np.isin(block_id, after[:n_val]) & rest
+        vrng = np.random.default_rng([seed, 1])
+        for c in range(num_classes):
+            idx = np.flatnonzero(rest & (flat == c + 1))
+            n_val = min(max(1, round(ratio_v * total * len(idx) / max(int(rest.sum()), 1))), len(idx) - 1)
+            if n_val > 0:
+                in_val[vrng.choice(idx, n_val, replace=False)] = True
     train_idx, val_idx, test_idx = np.flatnonzero(in_train), np.flatnonzero(in_val), np.flatnonzero(rest & ~in_val)
     if len(test_idx) == 0:
         raise DataError(

@@ -73,6 +73,12 @@ def test_disjoint_split_has_a_guard_and_no_leakage(window):
     assert len(set(s.train) | set(s.val) | set(s.test)) == len(s.train) + len(s.val) + len(s.test)
     assert 0.2 < len(s.train) / (gt > 0).sum() < 0.45
     assert s.info["dropped_by_guard"] > 0
+    # val is a stratified share of what the guard leaves: every class left there, in test proportions
+    flat = gt.ravel()
+    val_counts, test_counts = np.bincount(flat[s.val], minlength=6)[1:], np.bincount(flat[s.test], minlength=6)[1:]
+    assert np.all((val_counts > 0) == (test_counts > 0))
+    share = val_counts / (val_counts + test_counts).clip(min=1)
+    assert np.all(np.abs(share[test_counts > 10] - share[test_counts > 10].mean()) < 0.05)
     # the random split of the same layout leaks almost entirely
     r = random_split(gt, 5, train=0.3, seed=0)
     assert leakage_fraction(gt.shape, r.train, r.test, window) > 0.95
