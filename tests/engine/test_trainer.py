@@ -200,3 +200,18 @@ def test_ema_weights_are_saved_and_evaluated(tmp_path):
     assert not torch.equal(state["ema"][key], state["model"][key])
     evaluator = Trainer(tiny_cfg("+train.ema.decay=0.5"), checkpoint=trainer.run_dir / "checkpoints" / "last.pt")
     assert torch.equal(evaluator.model.state_dict()[key], state["ema"][key])  # evaluation uses EMA weights
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_and_saves_plain_keys(tmp_path):
+    # opt-in (-m slow): torch.compile builds kernels with the C compiler, about half a minute on a CPU
+    eager = Trainer(tiny_cfg("model.drop_path=0.0"), work_dir=tmp_path / "e")
+    eager.train()
+    compiled = Trainer(tiny_cfg("model.drop_path=0.0", "train.compile=True"), work_dir=tmp_path / "c")
+    compiled.train()
+    a, b = weights(eager.model), weights(compiled.model)
+    assert a.keys() == b.keys() and not any("_orig_mod" in k for k in b)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
+    saved = load_checkpoint(compiled.run_dir / "checkpoints" / "last.pt")
+    assert set(saved["model"]) == set(a)
