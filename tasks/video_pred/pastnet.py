@@ -6,21 +6,12 @@ code, which drops it). The released script trains 201 epochs of 10,000 clips.
 16.43M parameters at this setting (the released model counts its 65,536 codebook numbers too).
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/onecycle.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/onecycle.py",
+    "../../configs/_base_/datasets/moving_mnist.py",
+]
 
-task = "video_pred"
-data = dict(
-    type="moving_mnist",
-    input_frames=10,
-    output_frames=10,
-    num_digits=2,
-    image_size=64,
-    mnist_root=None,  # folder with train-images-idx3-ubyte[.gz]; None = scikit-learn's digits
-    test_path=None,  # mnist_test_seq.npy for the standard fixed test set
-    seed=0,
-    # test num_clips=None: the whole test_path file, or 1,000 generated clips
-    splits=dict(train=dict(num_clips=10000), val=dict(num_clips=1000), test=dict(num_clips=None)),
-)
 model = dict(
     type="pastnet",
     in_shape=None,  # filled from the data: (T, C, H, W)

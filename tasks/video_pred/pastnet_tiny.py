@@ -6,17 +6,8 @@ restarts, the codebook collapses to a handful of codes in a short run and the mo
 blurred average (measured: train MSE stuck at 0.016 per pixel after 300 iterations, 0.008 with these settings).
 """
 
-_base_ = ["pastnet.py"]
+_base_ = ["pastnet.py", "../../configs/_base_/datasets/moving_mnist_tiny.py"]
 
-data = dict(
-    input_frames=5,
-    output_frames=5,
-    num_digits=1,
-    image_size=32,
-    digit_size=14,
-    step=0.1,
-    splits=dict(train=dict(num_clips=2000), val=dict(num_clips=64), test=dict(num_clips=256)),
-)
 model = dict(
     patch_size=8,
     embed_dim=32,

@@ -3,17 +3,8 @@
 Moving MNIST at 32x32 with one 14 px digit, 5 frames in and 5 out; a narrow IncepU translator.
 """
 
-_base_ = ["simvp.py"]
+_base_ = ["simvp.py", "../../configs/_base_/datasets/moving_mnist_tiny.py"]
 
-data = dict(
-    input_frames=5,
-    output_frames=5,
-    num_digits=1,
-    image_size=32,
-    digit_size=14,
-    step=0.1,
-    splits=dict(train=dict(num_clips=2000), val=dict(num_clips=64), test=dict(num_clips=256)),
-)
 model = dict(hid_S=16, hid_T=64, N_S=2, N_T=3, kernel_sizes=(3, 5), groups=4)
 optim = dict(lr=5e-3)
 train = dict(batch_size=16, max_epochs=None, max_iters=600, val_interval=200, num_workers=0, log_interval=20)
