@@ -1,4 +1,4 @@
-"""Shared command-line plumbing for the tools: repository path, error reporting."""
+"""Shared command-line plumbing for the tools: repository path, the ``--set`` option, error reporting."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python tools/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
+
+
+def add_set_option(parser, help: str = "config overrides: a.b.0.c=value (prefix + to add a key)") -> None:
+    """``--set KEY=VALUE ...``: config overrides, repeatable; collected in ``args.set``."""
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend", help=help)
 
 
 def run_main(main) -> None:

@@ -29,21 +29,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import _common  # noqa: F401  (puts the repository on sys.path)
+import _common  # also puts the repository on sys.path
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp_tiny.py")
     p.add_argument("--vary", required=True, metavar="KEY=V1,V2,...", help="config key and the values to compare")
-    p.add_argument(
-        "--set",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        action="extend",
-        help="overrides applied to every run (e.g. train.max_iters=100)",
-    )
+    _common.add_set_option(p, "overrides applied to every run (e.g. train.max_iters=100)")
     p.add_argument("--out", metavar="DIR", help="output folder for the table and chart")
     p.add_argument("--work-dir", metavar="DIR", help="root of the run folders (default: <out>/runs)")
     return p.parse_args(argv)

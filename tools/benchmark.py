@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for the utilisation column")
     p.add_argument("--no-data", action="store_true", help="skip the DataLoader timing")
     p.add_argument("--json", default=None, help="write results here (default: benchmarks/results/<stem>.json)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend")
+    _common.add_set_option(p)
     return p.parse_args(argv)
 
 

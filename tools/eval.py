@@ -28,7 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--split", default="test", help="dataset split to evaluate (default: test)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/eval_<split>_<time>/)")
     p.add_argument("--work-dir", default=None, help="where runs live (default: the config's work_dir)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend", help="config overrides")
+    _common.add_set_option(p)
     return p.parse_args(argv)
 
 

@@ -25,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=None, help="video: frames to predict (default: data.output_frames)")
     p.add_argument("--tile", type=int, default=None, help="restoration: tile size in pixels (default: automatic)")
     p.add_argument("--tile-overlap", type=int, default=32, help="restoration: tile overlap in pixels")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend", help="config overrides")
+    _common.add_set_option(p)
     return p.parse_args(argv)
 
 

@@ -10,20 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import _common  # noqa: F401  (puts the repository on sys.path)
+import _common  # also puts the repository on sys.path
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp.py")
-    p.add_argument(
-        "--set",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        action="extend",
-        help="override config values: a.b.0.c=value (prefix + to add a key)",
-    )
+    _common.add_set_option(p, "override config values: a.b.0.c=value (prefix + to add a key)")
     p.add_argument(
         "--resume", metavar="auto|PATH", help="continue a run: 'auto' (latest run of this config) or a checkpoint"
     )
