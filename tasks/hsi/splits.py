@@ -196,9 +196,10 @@ def disjoint_split(
     in_val = np.zeros_like(lab)
     if ratio_v > 0:
         vrng = np.random.default_rng([seed, 1])
+        share = ratio_v * total / max(int(rest.sum()), 1)  # of each class's remaining pixels
         for c in range(num_classes):
             idx = np.flatnonzero(rest & (flat == c + 1))
-            n_val = min(max(1, round(ratio_v * total * len(idx) / max(int(rest.sum()), 1))), len(idx) - 1)
+            n_val = min(max(1, round(share * len(idx))), len(idx) - 1)
             if n_val > 0:
                 in_val[vrng.choice(idx, n_val, replace=False)] = True
     train_idx, val_idx, test_idx = np.flatnonzero(in_train), np.flatnonzero(in_val), np.flatnonzero(rest & ~in_val)
