@@ -10,6 +10,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+GOLDEN = Path(__file__).resolve().parent / "golden"  # reference-value fixtures shipped with the tests
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -34,8 +35,6 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture
-def golden_dir(shared_dir) -> Path:
-    path = shared_dir / "golden"
-    if not path.is_dir():
-        pytest.skip("../shared/golden is not present")
-    return path
+def golden_dir() -> Path:
+    """``tests/golden``: the golden metric fixtures, part of the repository (never skipped)."""
+    return GOLDEN

@@ -19,9 +19,7 @@ from toolkit.registry import METRICS
 def golden(request):
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
-    if not (path / "irstd_cases.npz").is_file():
-        pytest.skip("../shared/golden/irstd_cases.npz is not present")
+    path = Path(__file__).resolve().parents[1] / "golden"
     cases = np.load(path / "irstd_cases.npz")
     expected = json.loads((path / "irstd_expected.json").read_text())
     pairs = [(cases[c["prob_key"]], cases[c["mask_key"]]) for c in expected["cases"]]
