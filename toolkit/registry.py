@@ -86,29 +86,94 @@ class Registry:
             known = ", ".join(sorted(self._entries)) or "(none)"
             raise RegistryError(f"{self.name}: unknown type {name!r}.{hint} Registered: {known}") from None
 
-    def build(self, spec: Any, **defaults: Any) -> Any:
+    def accepts(self, name: str) -> set[str] | None:
+        """Keyword names the entry ``name`` takes; ``None`` when it takes ``**kwargs`` or has no signature."""
+        try:
+            params = inspect.signature(self.get(name)).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return {p.name for p in params if p.kind is not p.VAR_POSITIONAL}
+
+    def resolve(self, spec: Any, *, context: dict[str, Any] | None = None, offer: dict[str, Any] | None = None) -> Any:
+        """``spec`` as a dict with the keys of ``context`` and ``offer`` its constructor takes filled in.
+
+        Args:
+            spec: ``dict(type=name, ...)`` or a bare name; anything else is returned unchanged.
+            context: facts the data decided (band count, class count, scale). A key the constructor
+                takes is filled where the spec leaves it absent or ``None``; a spec value that
+                disagrees is an error naming the key, since the model would not fit the data.
+            offer: defaults the caller prefers (e.g. one threshold for every metric); filled where
+                the spec leaves the key absent or ``None``, and never checked.
+
+        Only keys the constructor names are offered (not to ``**kwargs``), so a constructor that has
+        no use for a fact never sees it.
+        """
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict):
+            return spec
+        if "type" not in spec:
+            raise RegistryError(f"{self.name}: config {dict(spec)!r} has no 'type' key")
+        accepted = self.accepts(spec["type"]) or set()
+        out = dict(spec)
+        for key, value in (context or {}).items():
+            if key not in accepted:
+                continue
+            if out.get(key) is None:
+                out[key] = value
+            elif out[key] != value and not _same(out[key], value):
+                raise RegistryError(
+                    f"{self.name}: {spec['type']!r} has {key}={out[key]!r} but the data gives {value!r}; "
+                    f"leave {key}=None to take it from the data"
+                )
+        for key, value in (offer or {}).items():
+            if key in accepted and out.get(key) is None:
+                out[key] = value
+        return out
+
+    def build(
+        self,
+        spec: Any,
+        *,
+        context: dict[str, Any] | None = None,
+        offer: dict[str, Any] | None = None,
+        **defaults: Any,
+    ) -> Any:
         """Build an object from ``spec``.
 
         Args:
             spec: ``dict(type=name, **kwargs)``, a bare name, ``None`` (returns ``None``) or an
                 already built object (returned unchanged).
+            context, offer: optional facts and preferences, passed only to a constructor that
+                names them (see :meth:`resolve`).
             **defaults: arguments the parent knows (e.g. ``channels``); the spec's own keys win.
                 Nothing else is injected.
         """
         if spec is None:
             return None
+        if not isinstance(spec, (str, dict)):
+            return spec
+        if context or offer:
+            spec = self.resolve(spec, context=context, offer=offer)
         if isinstance(spec, str):
             cls, kwargs = self.get(spec), {}
-        elif isinstance(spec, dict):
+        else:
             if "type" not in spec:
                 raise RegistryError(f"{self.name}: config {dict(spec)!r} has no 'type' key")
             kwargs = {k: v for k, v in spec.items() if k != "type"}
             cls = self.get(spec["type"])
-        else:
-            return spec
         kwargs = {**defaults, **kwargs}
         _check_arguments(self.name, spec if isinstance(spec, str) else spec["type"], cls, kwargs)
         return cls(**kwargs)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal up to list/tuple (configs written as JSON turn tuples into lists)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def _check_arguments(registry: str, name: str, cls: Callable, kwargs: dict) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import re
 import time
 from datetime import datetime
@@ -83,14 +82,11 @@ def _accepted_options(name: Any) -> set[str] | None:
         reg = getattr(registry, reg_name)
         if not isinstance(reg, registry.Registry) or not isinstance(name, str) or name not in reg:
             continue
-        try:
-            params = inspect.signature(reg.get(name)).parameters.values()
-        except (TypeError, ValueError):
-            return None
-        if any(p.kind is p.VAR_KEYWORD for p in params):
+        names = reg.accepts(name)
+        if names is None:
             return None
         found = True
-        accepted |= {p.name for p in params}
+        accepted |= names
     return accepted if found else None
 
 
@@ -106,14 +102,13 @@ def _slug(value: Any) -> str:
 def flops_per_sample(trainer) -> float | None:
     """FLOPs of one evaluation step on a batch of one validation sample, or None if it cannot be counted."""
     import torch
-    from torch.utils.data import DataLoader
     from torch.utils.flop_counter import FlopCounterMode
 
-    from toolkit.engine.trainer import _to_device
+    from toolkit.engine import eval_loader, to_device
 
     try:
-        loader = DataLoader(trainer.val_set, batch_size=1, collate_fn=trainer.task.collate_fn("val"))
-        batch = _to_device(next(iter(loader)), trainer.device)
+        loader = eval_loader(trainer.val_set, trainer.cfg, trainer.task.collate_fn("val"), batch_size=1)
+        batch = to_device(next(iter(loader)), trainer.device)
     except StopIteration:
         return None
     was_training = trainer.model.training
@@ -130,22 +125,10 @@ def run_one(cfg, work_dir: Path) -> dict[str, Any]:
     from toolkit.engine import Trainer
 
     trainer = Trainer(cfg, work_dir=work_dir, argv=["tools/ablate.py"])
-    eval_seconds = 0.0
-    evaluate = trainer.evaluate
-
-    def timed_evaluate(*args, **kwargs):  # validation time is not training throughput
-        nonlocal eval_seconds
-        t = time.perf_counter()
-        try:
-            return evaluate(*args, **kwargs)
-        finally:
-            eval_seconds += time.perf_counter() - t
-
-    trainer.evaluate = timed_evaluate
     start_iter = trainer.iter
     t0 = time.perf_counter()
     last = trainer.train()
-    train_seconds = max(time.perf_counter() - t0 - eval_seconds, 1e-9)
+    train_seconds = max(time.perf_counter() - t0 - trainer.eval_seconds, 1e-9)  # validation is not throughput
     tcfg = cfg.train
     samples = (trainer.iter - start_iter) * tcfg.batch_size * tcfg.get("accum_steps", 1) * trainer.world
     key = trainer.task.primary_metric
@@ -219,7 +202,7 @@ def main(argv=None) -> int:
     key, values = parse_vary(args.vary)
     base = load_config(args.config, args.set)  # fails early on a bad config or override
     if base.get("task"):  # fill MODELS / ATTENTION with the task's entries before resolving the values
-        from toolkit.engine.trainer import build_task
+        from toolkit.engine import build_task
 
         build_task(base)
     stem = Path(args.config).stem

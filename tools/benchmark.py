@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -96,46 +97,46 @@ def _time(fn, steps, warmup, repeats, device) -> list[float]:
 
 
 def bench(cfg, args, batch_size: int) -> dict:
+    """Time the Trainer's own optimiser step (``Trainer.step``) and an inference forward at ``batch_size``."""
+    import tempfile
+
     import torch
 
-    from toolkit.engine import build_task, resolve_device
-    from toolkit.engine.optim import build_optimizer
+    from toolkit.config import apply_overrides
+    from toolkit.engine import Trainer
 
-    device = resolve_device(args.device or cfg.get("device", "auto"))
-    amp = cfg.train.get("amp")
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[amp]
+    timed = args.warmup + args.steps * args.repeats
+    sets = [f"train.batch_size={batch_size}", f"train.max_iters={timed + 1}", "train.accum_steps=1"]
+    sets += ["train.compile=True"] * bool(args.compile) + ["train.channels_last=True"] * bool(args.channels_last)
+    if args.device:
+        sets.append(f"device={args.device}")
+    cfg = apply_overrides(cfg, sets)
+    tmp = tempfile.mkdtemp(prefix="benchmark_")  # the Trainer's run folder, removed at the end
+    try:
+        return _bench(Trainer(cfg, work_dir=tmp, argv=["tools/benchmark.py"]), cfg, args, batch_size)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _bench(trainer, cfg, args, batch_size: int) -> dict:
+    import torch
+
+    device, task, model, dataset = trainer.device, trainer.task, trainer.model, trainer.train_set
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(device)
-    task = build_task(cfg)
-    dataset = task.build_dataset("train")
-    model = task.build_model().to(device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    loss_fn = task.build_loss().to(device)
     collate = task.collate_fn("train") or torch.utils.data.default_collate
     one = collate([dataset[i % len(dataset)] for i in range(batch_size)])
     batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in one.items()}
     flops = _forward_flops(model, batch)
-    run_model = torch.compile(model) if args.compile else model
-    opt = build_optimizer(cfg.optim, model)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-
-    def autocast():
-        return torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
+    amp, dtype = cfg.train.get("amp"), trainer.amp_dtype
 
     def train_step():
-        with autocast():
-            loss = task.train_step(run_model, batch, loss_fn)["loss"]
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        opt.zero_grad(set_to_none=True)
+        trainer.step([batch])
 
     @torch.no_grad()
     def infer_step():
-        with autocast():
-            run_model(batch["input"])
+        with torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False):
+            trainer.train_model(batch["input"])
 
     model.train()
     train_times = _time(train_step, args.steps, args.warmup, args.repeats, device)
@@ -156,6 +157,7 @@ def bench(cfg, args, batch_size: int) -> dict:
             next(it)
             n += 1
         data_time = (time.perf_counter() - t0) / max(n, 1)
+    trainer.log.close()
     step = statistics.median(train_times)
     peak = args.peak_tflops
     if peak is None and device.type == "cuda":
@@ -169,8 +171,8 @@ def bench(cfg, args, batch_size: int) -> dict:
         else f"cpu ({torch.get_num_threads()} threads)",
         "batch_size": batch_size,
         "amp": amp,
-        "compile": args.compile,
-        "channels_last": args.channels_last,
+        "compile": bool(cfg.train.get("compile")),
+        "channels_last": bool(cfg.train.get("channels_last")),
         "params": sum(p.numel() for p in model.parameters()),
         "gflops_forward_per_sample": flops / 1e9 if flops else None,
         "train_step_s_median": step,

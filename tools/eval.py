@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import sys
+import os
 import time
 from pathlib import Path
 
@@ -35,15 +35,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _find_task_run(task: str, work_dir: str | None) -> tuple[Path, Path]:
     """(config, checkpoint) of the newest best.pt among the task's default configs, in preference order."""
     from toolkit.config import load_config
+    from toolkit.engine import task_module
     from toolkit.engine.runlog import latest_run_dir
     from toolkit.errors import ConfigError
     from toolkit.registry import TASKS
 
     try:
-        importlib.import_module(f"tasks.{task}")
+        importlib.import_module(task_module(task))
     except ModuleNotFoundError:
-        raise ConfigError(f"--task {task}: no package tasks/{task}/ (known: {', '.join(_known_tasks())})") from None
-    cls = TASKS.get(task)
+        raise ConfigError(f"--task {task}: no package {task_module(task)} (known: {', '.join(_known_tasks())})") from None
+    cls = TASKS.get(task_module(task).rsplit(".", 1)[-1])
     tried = []
     for rel in cls.default_configs:
         cfg_path = _common.ROOT / rel
@@ -60,13 +61,15 @@ def _find_task_run(task: str, work_dir: str | None) -> tuple[Path, Path]:
 
 
 def _known_tasks() -> list[str]:
-    return sorted(p.name for p in (_common.ROOT / "tasks").iterdir() if (p / "__init__.py").exists())
+    return [m.removeprefix("tasks.") for m in _common.task_modules()]
 
 
 def main() -> int:
     args = parse_args()
+    import torch
+
     from toolkit.config import load_config
-    from toolkit.engine import Trainer, dist
+    from toolkit.engine import dist, eval_loader, evaluate, load_for_eval, resolve_device
     from toolkit.errors import ConfigError
 
     if args.task:
@@ -80,27 +83,41 @@ def main() -> int:
     cfg = load_config(cfg_path, args.set)
     print(f"config: {cfg_path}\ncheckpoint: {ckpt}", flush=True)
 
-    trainer = Trainer(cfg, checkpoint=ckpt, eval_split=args.split, argv=sys.argv)
+    device = resolve_device(cfg.get("device", "auto"), int(os.environ.get("LOCAL_RANK", "0")))
+    rank, world, local_rank = dist.init_distributed(device.type)
+    device = resolve_device(cfg.get("device", "auto"), local_rank)
+    task, dataset, model = load_for_eval(cfg, ckpt, args.split, device)
+    ecfg = cfg.get("eval") or {}
+    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.get("amp"))
+    loader = eval_loader(dataset, cfg, task.collate_fn(args.split), rank=rank, world=world)
     run_dir = ckpt.resolve().parent.parent
-    default_out = run_dir / f"eval_{args.split}_{time.strftime('%Y%m%d_%H%M%S')}"
-    out = Path(args.out) if args.out else default_out
-    if trainer.rank == 0:
+    out = Path(args.out) if args.out else run_dir / f"eval_{args.split}_{time.strftime('%Y%m%d_%H%M%S')}"
+    ev = evaluate(
+        model,
+        task,
+        loader,
+        device=device,
+        amp_dtype=amp,
+        max_batches=ecfg.get("max_batches"),
+        vis_items=ecfg.get("vis_items", 4) if rank == 0 else 0,
+        progress=f"eval {args.split}" if rank == 0 else None,
+    )
+    if rank == 0:
+        from toolkit.engine.runlog import save_picture
+
         out.mkdir(parents=True, exist_ok=True)
-    dist.barrier()
-    results = trainer.evaluate(trainer.eval_set, tag=args.split, out_dir=out)
-    if trainer.rank == 0:
-        task = trainer.task
-        task.model, task.device = trainer.model, trainer.device
-        task.report(trainer.last_metrics, results, out)
+        for name, img in ev.pictures.items():
+            save_picture(img, out / f"{args.split}_{name}")
+        task.report(ev.metrics, ev.results, out, model=model, device=device)
         record = {
             "config": str(cfg_path),
             "checkpoint": str(ckpt),
             "split": args.split,
-            "samples": len(trainer.eval_set),
-            "metrics": results,
+            "samples": len(dataset),
+            "metrics": ev.results,
         }
         (out / "metrics.json").write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
-        print(task.format_results(results))
+        print(task.format_results(ev.results, ev.metrics))
         print(f"wrote {out / 'metrics.json'} and pictures to {out}/")
     dist.cleanup()
     return 0

@@ -5,8 +5,9 @@
     python tools/list.py attention       # the attention table: paper, parameters, FLOPs, odd-size check
         [--channels 64 --size 32]        # reference size of the attention table
 
-Every task package under tasks/ is imported first so that MODELS, DATASETS and TASKS are complete;
-a task package that fails to import is reported on stderr and skipped.
+Every task package (those under tasks/ and installed plug-ins, see ``_common.task_modules``) is imported
+first so that MODELS, DATASETS and TASKS are complete; a task package that fails to import is reported
+on stderr and skipped.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import inspect
 import sys
 import warnings
 
-import _common  # noqa: F401  (puts the repository on sys.path)
-
-TASK_PACKAGES = ("video_pred", "sirst", "hsi", "restoration")
+import _common  # also puts the repository on sys.path
 
 
 def import_everything() -> list[str]:
@@ -27,15 +26,11 @@ def import_everything() -> list[str]:
     for mod in ("toolkit.modules.attention", "toolkit.modules.backbones", "toolkit.losses", "toolkit.metrics"):
         importlib.import_module(mod)
     skipped = []
-    for name in TASK_PACKAGES:
+    for name in _common.task_modules():
         try:
-            importlib.import_module(f"tasks.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name in (f"tasks.{name}", "tasks"):
-                continue  # the task is not part of this checkout
-            skipped.append(f"tasks.{name}: {exc}")
+            importlib.import_module(name)
         except Exception as exc:  # a broken task must not hide the others
-            skipped.append(f"tasks.{name}: {type(exc).__name__}: {exc}")
+            skipped.append(f"{name}: {type(exc).__name__}: {exc}")
     return skipped
 
 

@@ -1,6 +1,21 @@
-"""Training engine: the Task base class, the Trainer, checkpoints and distributed helpers."""
+"""Training engine: the Task base class, the Trainer, evaluation, loaders, checkpoints and distributed helpers."""
 
-from toolkit.engine.task import Task
-from toolkit.engine.trainer import Trainer, TrainingDiverged, build_task, resolve_device
+from toolkit.engine.evaluate import Evaluation, evaluate, load_for_eval
+from toolkit.engine.loader import eval_loader, to_device, train_loader
+from toolkit.engine.task import Task, build_task, task_module
+from toolkit.engine.trainer import Trainer, TrainingDiverged, resolve_device
 
-__all__ = ["Task", "Trainer", "TrainingDiverged", "build_task", "resolve_device"]
+__all__ = [
+    "Evaluation",
+    "Task",
+    "Trainer",
+    "TrainingDiverged",
+    "build_task",
+    "eval_loader",
+    "evaluate",
+    "load_for_eval",
+    "resolve_device",
+    "task_module",
+    "to_device",
+    "train_loader",
+]

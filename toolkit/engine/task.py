@@ -1,16 +1,29 @@
 """The Task: everything task-specific the generic Trainer must not know.
 
-A Task is registered in ``TASKS`` under the name of its package (``tasks/<name>/``) and is
-selected by the config's ``task`` key. It builds datasets, model, loss, metrics and pictures from
-the config, and defines one training step and one evaluation step. The Trainer calls only the
-methods below, so a new task never touches the engine.
+A Task is a class registered in ``TASKS`` and selected by the config's ``task`` key. It builds
+datasets, model, loss and metrics from the config, states what the data decided, and defines one
+training step and one evaluation step. The Trainer and the tools call only the methods below, so a
+new task never touches the engine.
+
+Where a Task lives (``task = ...`` in a config):
+
+- ``'sirst'``: the package ``tasks/sirst`` of this repository;
+- ``'tasks.sirst'`` or ``'mylab.tasks.change_detection'``: any importable package (a plug-in). Importing
+  it registers its Task in ``TASKS`` under the package's last name (``'change_detection'``).
 
 Batch contract: a dict ``{'input': Tensor, 'target': Tensor, optional 'meta': ...}``; the
-Trainer moves every tensor value to the device and leaves other values alone.
+Trainer moves every tensor value to the device and leaves ``'meta'`` alone.
+
+Data-derived sizes: :meth:`Task.context` returns what the data decided (``in_channels``,
+``num_classes``, ``upscale``, ``in_shape``, ...). :meth:`build_model` and :meth:`build_metrics` offer
+each key to the constructors that name it, fill it where the config leaves ``None``, refuse a
+config value that disagrees, and write the model's values back into ``cfg.model``, so the config
+saved in the run folder and the checkpoint rebuilds the same model without the data.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +33,82 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from toolkit.config import Config
+from toolkit.errors import ConfigError, ToolkitError
 from toolkit.losses import build_loss
 from toolkit.metrics import MetricCollection, build_metrics
-from toolkit.registry import MODELS
+from toolkit.registry import DATASETS, MODELS, TASKS
 
-__all__ = ["Task"]
+__all__ = ["Task", "build_task", "task_module"]
+
+
+def task_module(name: str) -> str:
+    """The module that registers task ``name``: ``'sirst'`` -> ``'tasks.sirst'``; dotted names as given."""
+    return name if "." in name else f"tasks.{name}"
+
+
+def build_task(cfg: Config) -> Task:
+    """Import the module of ``cfg.task`` (which registers the Task) and build the Task."""
+    name = cfg.get("task")
+    if not name or not isinstance(name, str):
+        raise ConfigError(f"{cfg.get('_source_', 'config')}: no 'task' key (e.g. task = 'video_pred')")
+    module = task_module(name)
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            hint = f"no package tasks/{name}/" if "." not in name else f"cannot import {module!r} (is it installed?)"
+            raise ConfigError(f"task {name!r}: {hint}") from None
+        raise
+    return TASKS.get(module.rsplit(".", 1)[-1])(cfg)
 
 
 class Task:
-    """Base class of the four tasks; subclasses override what differs.
+    """Base class of every task; subclasses override what differs.
 
     Attributes:
         primary_metric: the key of ``metrics.compute()`` that selects the best checkpoint and
             drives early stopping; its direction comes from the metric's ``higher_is_better``.
         default_configs: configs (paths relative to the repository root) that ``tools/eval.py
-            --task NAME`` looks for, in order of preference.
+            --task NAME`` looks for.
+        default_metrics: metric specs used when the config's ``metrics`` list is empty.
     """
 
     primary_metric: str = "loss"
-    default_configs: tuple[str, ...] = ()  # tried in order by `tools/eval.py --task NAME`
+    default_configs: tuple[str, ...] = ()
+    default_metrics: tuple[Any, ...] = ()
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
 
     # ------------------------------------------------------------------ building
     def build_dataset(self, split: str) -> Dataset:
-        """Return the dataset for ``split`` in ``('train', 'val', 'test')``."""
-        raise NotImplementedError
+        """The dataset of ``split`` in ``('train', 'val', 'test')``: ``DATASETS.build(cfg.data, split=split)``."""
+        return DATASETS.build(self.cfg.data, split=split)
+
+    def context(self) -> dict[str, Any]:
+        """What the data decided, e.g. ``{'in_channels': 30, 'num_classes': 16}``; known after a dataset is built.
+
+        Keys are offered to the model and metric constructors that name them (see the module docstring).
+        """
+        return {}
+
+    def metric_options(self) -> dict[str, Any]:
+        """Defaults offered to the metrics that name them (a metric's own spec wins), e.g. one threshold."""
+        return {}
 
     def build_model(self) -> nn.Module:
-        """Build the model from ``cfg.model`` (called after the datasets, so data sizes are known)."""
+        """Build ``cfg.model`` with the data's sizes filled in, and write them back into the config."""
+        spec = MODELS.resolve(self.cfg.model, context=self.context())
+        self.cfg["model"] = spec  # the run folder's config.py and the checkpoint show the filled sizes
         return MODELS.build(self.cfg.model)
 
     def build_loss(self) -> nn.Module:
         return build_loss(self.cfg.loss)
 
     def build_metrics(self) -> MetricCollection:
-        return build_metrics(self.cfg.get("metrics", []))
+        """A fresh collection for one evaluation (it holds all of that evaluation's state)."""
+        specs = self.cfg.get("metrics") or list(self.default_metrics)
+        return build_metrics(specs, context=self.context(), offer=self.metric_options())
 
     def collate_fn(self, split: str):
         """Collate function for the split's DataLoader (``None`` = torch's default)."""
@@ -77,18 +129,31 @@ class Task:
         """Pictures of a batch's predictions: ``{name: uint8 array (H, W, 3)}`` for vis/ and TensorBoard."""
         return {}
 
-    def report(self, metrics: MetricCollection, results: dict[str, float], out_dir: Path) -> None:
-        """Extra evaluation outputs (curves, maps, tables) written by ``tools/eval.py`` into ``out_dir``."""
+    def report(
+        self,
+        metrics: MetricCollection,
+        results: dict[str, Any],
+        out_dir: Path,
+        *,
+        model: nn.Module | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        """Extra evaluation outputs (curves, maps, tables) written by ``tools/eval.py`` into ``out_dir``.
 
-    def format_results(self, results: dict[str, float]) -> str:
+        Args:
+            metrics: the collection of the evaluation (its curves, per-image values, samples).
+            results: its reduced values; a report may add keys (they go to ``metrics.json``).
+            model: the evaluated model (eval mode), for outputs beyond the split (e.g. a full map).
+            device: where ``model`` is.
+        """
+
+    def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
         """The metrics table printed after evaluation."""
         width = max((len(k) for k in results), default=0)
         return "\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in results.items())
 
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
         """``tools/infer.py``: run ``model`` on user data given by ``args.input`` and write ``args.out``."""
-        from toolkit.errors import ToolkitError
-
         raise ToolkitError(f"task {type(self).__name__} has no inference entry point yet")
 
     # ------------------------------------------------------------------ state

@@ -1,13 +1,16 @@
 """The Trainer: one loop over iterations, readable top to bottom.
 
-Everything generic lives here (device, AMP, optimiser, schedule, clipping, EMA, DDP, checkpoints,
-best-checkpoint selection, early stopping, logging, progress); everything task-specific is asked of
-the Task (see ``toolkit/engine/task.py``).
+Everything generic lives here (device, AMP, optimiser, schedule, accumulation, clipping, EMA, DDP,
+checkpoints, best-checkpoint selection, early stopping, logging, progress); everything task-specific
+is asked of the Task (``toolkit/engine/task.py``); validation is the function
+:func:`toolkit.engine.evaluate.evaluate`, which ``tools/eval.py`` uses too.
+
+The loop does not wait for the device between batches: losses are summed on the device and read,
+and checked for NaN, only at ``train.log_interval`` and before a checkpoint is written.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 import sys
@@ -19,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from toolkit.config import Config
 from toolkit.engine import dist
@@ -32,30 +34,19 @@ from toolkit.engine.checkpoint import (
     set_rng_state,
 )
 from toolkit.engine.ema import EMA
+from toolkit.engine.evaluate import evaluate
+from toolkit.engine.loader import eval_loader, to_device, train_loader
 from toolkit.engine.optim import build_optimizer, build_scheduler
-from toolkit.engine.runlog import RunLog, latest_run_dir, new_run_dir, save_picture
+from toolkit.engine.progress import Progress
+from toolkit.engine.runlog import RunLog, latest_run_dir, new_run_dir
+from toolkit.engine.task import build_task
 from toolkit.errors import CheckpointError, ConfigError, DeviceError, ToolkitError
-from toolkit.registry import TASKS
 
-__all__ = ["Trainer", "TrainingDiverged", "build_task", "resolve_device"]
+__all__ = ["Trainer", "TrainingDiverged", "resolve_device"]
 
 
 class TrainingDiverged(ToolkitError):
     """The loss became NaN or infinite."""
-
-
-def build_task(cfg: Config):
-    """Import ``tasks.<cfg.task>`` (which registers it) and build the Task."""
-    name = cfg.get("task")
-    if not name:
-        raise ConfigError(f"{cfg.get('_source_', 'config')}: no 'task' key (e.g. task = 'video_pred')")
-    try:
-        importlib.import_module(f"tasks.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"tasks.{name}", "tasks"):
-            raise ConfigError(f"task {name!r}: no package tasks/{name}/") from None
-        raise
-    return TASKS.get(name)(cfg)
 
 
 def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
@@ -72,54 +63,8 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-class _ShardSampler(Sampler):
-    """Evaluation sharding without padding, so DDP metrics equal single-process metrics exactly."""
-
-    def __init__(self, n: int, rank: int, world: int):
-        self.indices = list(range(rank, n, world))
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-class _SkipSampler(Sampler):
-    """Wraps an epoch sampler and drops its first ``skip`` indices (resuming mid-epoch)."""
-
-    def __init__(self, base: Sampler, skip: int):
-        self.base, self.skip = base, skip
-
-    def __iter__(self):
-        it = iter(self.base)
-        for _ in range(self.skip):
-            next(it, None)
-        return it
-
-    def __len__(self) -> int:
-        return max(len(self.base) - self.skip, 0)
-
-
-def _seed_worker(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def _to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
-    if isinstance(batch, torch.Tensor):
-        batch = batch.to(device, non_blocking=True)
-        return batch.contiguous(memory_format=torch.channels_last) if channels_last and batch.ndim == 4 else batch
-    if isinstance(batch, dict):
-        return {k: (v if k == "meta" else _to_device(v, device, channels_last)) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device, channels_last) for v in batch)
-    return batch
-
-
 class Trainer:
-    """Train and evaluate a Task from a config.
+    """Train a Task from a config.
 
     Args:
         cfg: the resolved config.
@@ -129,8 +74,9 @@ class Trainer:
             the run continues in the checkpoint's run folder.
         load_from: a checkpoint whose weights initialise the model (missing/unexpected keys reported).
         argv: the command line, written to ``cmd.txt``.
-        checkpoint: evaluation mode: load this checkpoint's task state and weights (EMA weights when
-            present), build only the ``eval_split`` dataset, and write no run folder.
+
+    Attributes:
+        eval_seconds: wall time spent validating so far (training throughput excludes it).
     """
 
     def __init__(
@@ -141,8 +87,6 @@ class Trainer:
         resume: str | None = None,
         load_from: str | None = None,
         argv: list[str] | None = None,
-        checkpoint: str | Path | None = None,
-        eval_split: str = "test",
     ):
         self.cfg = cfg
         tcfg = cfg.train
@@ -154,29 +98,21 @@ class Trainer:
         if self.device.type == "cuda" and not cfg.get("deterministic", False):
             # fixed input shapes: let cuDNN pick the fastest kernels (off with train.cudnn_benchmark=False)
             torch.backends.cudnn.benchmark = bool(tcfg.get("cudnn_benchmark", True))
-        for_eval = checkpoint is not None
 
         # --- the run folder (a resumed run continues in its own folder) ---
         stem = Path(cfg.get("_source_", "run")).stem
         root = Path(work_dir or cfg.get("work_dir", "work_dirs"))
         resume_path = self._resolve_resume(resume, root, stem) if resume else None
-        run_dir = None
-        if not for_eval:
-            run_dir = resume_path.parent.parent if resume_path else new_run_dir(root, stem)
-            run_dir = Path(dist.broadcast_object(str(run_dir)))
-        self.run_dir = run_dir
-        self.log = RunLog(run_dir, enabled=self.rank == 0 and not for_eval)
+        run_dir = resume_path.parent.parent if resume_path else new_run_dir(root, stem)
+        self.run_dir = Path(dist.broadcast_object(str(run_dir)))
+        self.log = RunLog(self.run_dir, enabled=self.rank == 0)
 
         # --- task, data, model ---
         self.task = build_task(cfg)
-        state_path = checkpoint or resume_path
-        if state_path is not None:  # task state (e.g. normalisation stats) before the datasets
-            self.task.load_state_dict(load_checkpoint(state_path).get("task") or {})
-        if for_eval:
-            self.eval_set = self.task.build_dataset(eval_split)
-        else:
-            self.train_set = self.task.build_dataset("train")
-            self.val_set = self.task.build_dataset("val")
+        if resume_path is not None:  # task state (e.g. normalisation stats) before the datasets
+            self.task.load_state_dict(load_checkpoint(resume_path).get("task") or {})
+        self.train_set = self.task.build_dataset("train")
+        self.val_set = self.task.build_dataset("val")
         self.model = self.task.build_model().to(self.device)
         self.log.write_setup(cfg, argv or sys.argv)  # after the Task filled in data-dependent sizes
         if tcfg.get("channels_last"):
@@ -185,13 +121,11 @@ class Trainer:
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[tcfg.get("amp")]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.iter, self.epoch, self.best, self.stale = 0, 0, None, 0
+        self.eval_seconds = 0.0
         self.ema = EMA(self.model, tcfg.ema["decay"]) if tcfg.get("ema") else None
-        if for_eval:
-            load_weights(self.model, checkpoint, strict=True, prefer_ema=True)
-            return
 
-        self.train_loader_len = self._train_batches_per_epoch()
-        self.iters_per_epoch = max(self.train_loader_len // tcfg.get("accum_steps", 1), 1)
+        self.accum = int(tcfg.get("accum_steps", 1))
+        self.iters_per_epoch = max(self._train_batches_per_epoch() // self.accum, 1)
         self.max_iters = tcfg.get("max_iters") or (tcfg.get("max_epochs") or 1) * self.iters_per_epoch
         self.val_interval = tcfg.get("val_interval") or self.iters_per_epoch
         self.optimizer = build_optimizer(cfg.optim, self.model)
@@ -222,6 +156,9 @@ class Trainer:
             raise ConfigError(f"train.amp must be 'bf16', 'fp16' or None, got {amp!r}")
         if amp == "fp16" and self.device.type != "cuda":
             raise DeviceError("train.amp='fp16' needs a CUDA GPU; on CPU use train.amp='bf16' or None")
+        accum = self.cfg.train.get("accum_steps", 1)
+        if isinstance(accum, bool) or not isinstance(accum, int) or accum < 1:
+            raise ConfigError(f"train.accum_steps must be a positive int, got {accum!r}")
 
     @staticmethod
     def _seed(seed: int, deterministic: bool) -> None:
@@ -247,38 +184,6 @@ class Trainer:
         if not path.is_file():
             raise CheckpointError(f"--resume: checkpoint not found: {path}")
         return path
-
-    def _loader(self, dataset, split: str, *, epoch: int = 0, skip: int = 0) -> DataLoader:
-        tcfg, ecfg = self.cfg.train, self.cfg.get("eval", {})
-        train = split == "train"
-        if train:
-            sampler: Sampler = DistributedSampler(
-                dataset,
-                num_replicas=self.world,
-                rank=self.rank,
-                shuffle=True,
-                seed=self.cfg.get("seed", 0),
-                drop_last=True,
-            )
-            sampler.set_epoch(epoch)
-            if skip:
-                sampler = _SkipSampler(sampler, skip)
-        else:
-            sampler = _ShardSampler(len(dataset), self.rank, self.world)
-        workers = (tcfg if train else ecfg).get("num_workers", 0)
-        generator = torch.Generator().manual_seed(self.cfg.get("seed", 0) * 1000 + epoch)
-        return DataLoader(
-            dataset,
-            batch_size=(tcfg if train else ecfg).get("batch_size", 1),
-            sampler=sampler,
-            num_workers=workers,
-            collate_fn=self.task.collate_fn(split),
-            pin_memory=bool(tcfg.get("pin_memory")) and self.device.type == "cuda",
-            drop_last=train,
-            worker_init_fn=_seed_worker,
-            generator=generator,
-            persistent_workers=False,  # datasets that change per epoch (set_epoch) need fresh workers
-        )
 
     def _train_batches_per_epoch(self) -> int:
         n = len(self.train_set) // self.world
@@ -337,7 +242,7 @@ class Trainer:
     def train(self) -> dict[str, float]:
         """Run until ``max_iters`` (or early stop); returns the last validation metrics."""
         tcfg = self.cfg.train
-        accum, clip = tcfg.get("accum_steps", 1), tcfg.get("grad_clip")
+        accum = self.accum
         log_every = tcfg.get("log_interval", 20)
         n_params = sum(p.numel() for p in self.model.parameters())
         self.log.info(f"run folder: {self.run_dir}")
@@ -349,56 +254,43 @@ class Trainer:
             f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
             f"{self.max_iters} iterations"
         )
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
-        progress = _Progress(self.max_iters, self.iter, enabled=self.rank == 0, log=self.log, every=log_every)
+        progress = Progress(self.max_iters, self.iter, enabled=self.rank == 0, log=self.log, every=log_every)
         results: dict[str, float] = {}
         batches = self._epoch_batches(skip=(self.iter % self.iters_per_epoch) * accum)
-        running, seen, t0 = {}, 0, time.perf_counter()
+        # running sums stay on the device; `first_bad` remembers the first iteration with a non-finite loss
+        running: dict[str, torch.Tensor] = {}
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
+        seen, t0 = 0, time.perf_counter()
         self.model.train()
         while self.iter < self.max_iters:
-            # one optimiser step over `accum` batches
+            micro = []
             for _ in range(accum):
                 batch = next(batches, None)
                 if batch is None:  # end of epoch: new order, new clips
                     self.epoch += 1
                     batches = self._epoch_batches(skip=0)
                     batch = next(batches)
-                batch = _to_device(batch, self.device, tcfg.get("channels_last", False))
-                with autocast:
-                    out = self.task.train_step(self.train_model, batch, self.loss_fn)
-                loss = out["loss"]
-                if not torch.isfinite(loss.detach()).all():
-                    raise TrainingDiverged(
-                        f"loss is {loss.item()} at iteration {self.iter + 1} (epoch {self.epoch}); training stopped. "
-                        f"The last good checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'} (if one was saved). "
-                        "Try a lower optim.lr, train.grad_clip, or train.amp=None."
-                    )
-                self.scaler.scale(loss / accum).backward()
-                for k, v in out.items():
-                    running[k] = running.get(k, 0.0) + float(v.detach()) / accum
-            if clip:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scheduler is not None:
-                self.scheduler.step()
-            if self.ema is not None:
-                self.ema.update(self.model)
+                micro.append(batch)
+            out = self.step(micro)
+            first_bad = torch.where(~torch.isfinite(out["loss"]) & (first_bad < 0), self.iter + 1, first_bad)
+            for k, v in out.items():
+                running[k] = running.get(k, 0.0) + v
             self.iter += 1
             seen += 1
-            lr = self.optimizer.param_groups[0]["lr"]
-            progress.update(self.iter, loss=running.get("loss", 0.0) / seen, lr=lr)
-
+            progress.step()
+            validate = self.iter % self.val_interval == 0 or self.iter == self.max_iters
+            if self.iter % log_every == 0 or self.iter == self.max_iters or validate:
+                self._check_finite(first_bad, running)  # the one host sync per log interval
             if self.iter % log_every == 0 or self.iter == self.max_iters:
-                record = {k: dist.all_reduce_mean(v / seen, self.device) for k, v in running.items()}
+                lr = self.optimizer.param_groups[0]["lr"]
+                record = {k: dist.all_reduce_mean(float(v) / seen, self.device) for k, v in running.items()}
                 elapsed = time.perf_counter() - t0
                 record.update(epoch=self.epoch, lr=lr, it_per_s=seen / max(elapsed, 1e-9))
                 self.log.metrics(record, prefix="train", step=self.iter)
+                progress.show(self.iter, loss=record.get("loss", 0.0), lr=lr)
                 running, seen, t0 = {}, 0, time.perf_counter()
 
-            if self.iter % self.val_interval == 0 or self.iter == self.max_iters:
+            if validate:
                 results = self._validate_and_save()
                 self.model.train()
                 patience = (tcfg.get("early_stop") or {}).get("patience")
@@ -410,19 +302,88 @@ class Trainer:
         self.log.close()
         return results
 
+    def step(self, batches: list) -> dict[str, torch.Tensor]:
+        """One optimiser step over the micro-batches ``batches`` (``train.accum_steps`` of them in the loop).
+
+        Forward and backward under the configured autocast, gradients accumulated over the
+        micro-batches (DDP all-reduces on the last one only), clipping, the optimiser, the schedule
+        and the EMA. Returns each loss term averaged over the micro-batches, on the device: reading
+        it is the caller's choice (the loop does so once per log interval).
+        """
+        n, tcfg = len(batches), self.cfg.train
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+        sums: dict[str, torch.Tensor] = {}
+        for i, batch in enumerate(batches):
+            batch = to_device(batch, self.device, tcfg.get("channels_last", False))
+            sync = i == n - 1 or self.world == 1
+            with nullcontext() if sync else self.train_model.no_sync():
+                with autocast:
+                    out = self.task.train_step(self.train_model, batch, self.loss_fn)
+                self.scaler.scale(out["loss"] / n).backward()
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0.0) + v.detach().float() / n
+        if tcfg.get("grad_clip"):
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tcfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return sums
+
+    def _check_finite(self, first_bad: torch.Tensor, running: dict[str, torch.Tensor]) -> None:
+        bad = int(first_bad)
+        if bad < 0:
+            return
+        raise TrainingDiverged(
+            f"loss is {float(running.get('loss', float('nan')))} at iteration {bad} (epoch {self.epoch}); "
+            f"training stopped. The last good checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'} "
+            "(if one was saved). Try a lower optim.lr, train.grad_clip, or train.amp=None."
+        )
+
     def _epoch_batches(self, skip: int):
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
-        return iter(self._loader(self.train_set, "train", epoch=self.epoch, skip=skip * self.cfg.train.batch_size))
+        loader = train_loader(
+            self.train_set,
+            self.cfg,
+            self.task.collate_fn("train"),
+            rank=self.rank,
+            world=self.world,
+            epoch=self.epoch,
+            skip=skip * self.cfg.train.batch_size,
+        )
+        return iter(loader)
 
-    def _validate_and_save(self) -> dict[str, float]:
+    def validate(self) -> dict[str, float]:
+        """Evaluate on the validation split (EMA weights when enabled); pictures go to vis/ and TensorBoard."""
+        ecfg = self.cfg.get("eval") or {}
+        loader = eval_loader(self.val_set, self.cfg, self.task.collate_fn("val"), rank=self.rank, world=self.world)
         ctx = self.ema.applied(self.model) if self.ema else nullcontext()
         with ctx:
-            results = self.evaluate(self.val_set, tag="val")
+            ev = evaluate(
+                self.model,
+                self.task,
+                loader,
+                device=self.device,
+                amp_dtype=self.amp_dtype,
+                max_batches=ecfg.get("max_batches"),
+                vis_items=ecfg.get("vis_items", 4) if self.rank == 0 else 0,
+            )
+        self.log.images(ev.pictures, step=self.iter, tag="val")
+        return ev.results
+
+    def _validate_and_save(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        results = self.validate()
+        self.eval_seconds += time.perf_counter() - t0
         key = self.task.primary_metric
         if key not in results:
             raise ConfigError(f"primary metric {key!r} is not among the metrics computed: {sorted(results)}")
-        higher = self.last_metrics.higher_is_better(key)
+        higher = self.task.build_metrics().higher_is_better(key)
         value = results[key]
         improved = self.best is None or (value > self.best if higher else value < self.best)
         if improved:
@@ -438,81 +399,3 @@ class Trainer:
         self.log.info(f"iter {self.iter} val: {shown}{'  (best)' if improved else ''}")
         dist.barrier()
         return results
-
-    # ------------------------------------------------------------------ evaluation
-    @torch.no_grad()
-    def evaluate(self, dataset=None, *, tag: str = "test", split: str = "test", out_dir: Path | None = None):
-        """Evaluate ``dataset`` (default: the Task's ``split``); returns the reduced metrics.
-
-        Pictures of the first batch go to ``vis/`` (and TensorBoard) during training, or to
-        ``out_dir`` when given.
-        """
-        dataset = dataset if dataset is not None else self.task.build_dataset(split)
-        metrics = self.task.build_metrics()
-        ecfg = self.cfg.get("eval", {})
-        max_batches = ecfg.get("max_batches")
-        was_training = self.model.training
-        self.model.eval()
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
-        loader = self._loader(dataset, "eval")
-        pictures = {}
-        bar = _bar(len(loader), f"eval {tag}", enabled=self.rank == 0 and out_dir is not None)
-        for i, batch in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
-            batch = _to_device(batch, self.device)
-            with autocast:
-                pred, target = self.task.eval_step(self.model, batch)
-            metrics.update(pred, target)
-            if i == 0 and self.rank == 0:
-                pictures = self.task.visualise(batch, pred, ecfg.get("vis_items", 4))
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        results = metrics.compute()
-        self.last_metrics = metrics
-        if out_dir is not None and self.rank == 0:
-            for name, img in pictures.items():
-                save_picture(img, Path(out_dir) / f"{tag}_{name}")
-        else:
-            self.log.images(pictures, step=self.iter, tag=tag)
-        self.model.train(was_training)
-        return results
-
-
-def _bar(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, dynamic_ncols=True, disable=not sys.stderr.isatty(), leave=False)
-
-
-class _Progress:
-    """A tqdm bar (loss, lr, it/s) on a terminal; plain log lines every ``every`` iterations otherwise."""
-
-    def __init__(self, total: int, start: int, *, enabled: bool, log: RunLog, every: int):
-        self.enabled, self.log, self.every, self.total = enabled, log, every, total
-        self.tty = sys.stderr.isatty()
-        self.bar = None
-        self.t0, self.start = time.perf_counter(), start
-        if enabled and self.tty:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, desc="train", dynamic_ncols=True)
-
-    def update(self, it: int, *, loss: float, lr: float) -> None:
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.3g}", refresh=False)
-        elif it % self.every == 0 or it == self.total:
-            rate = (it - self.start) / max(time.perf_counter() - self.t0, 1e-9)
-            eta = (self.total - it) / max(rate, 1e-9)
-            self.log.info(f"iter {it}/{self.total} loss {loss:.4g} lr {lr:.3g} {rate:.2f} it/s eta {eta / 60:.1f} min")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

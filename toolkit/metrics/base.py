@@ -28,6 +28,9 @@ class Metric:
     """
 
     higher_is_better: dict[str, bool] = {}
+    #: ``True`` when ``update`` takes the whole batch as a third argument (e.g. a baseline computed
+    #: from the inputs, or samples kept for a report).
+    uses_batch: bool = False
 
     def __init__(self) -> None:
         self._defaults: dict[str, tuple[torch.Tensor | list, str]] = {}
@@ -100,9 +103,13 @@ class MetricCollection:
     def __iter__(self):
         return iter(self.metrics.values())
 
-    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+    def update(self, pred: torch.Tensor, target: torch.Tensor, batch: dict | None = None) -> None:
+        """Update every metric; those with ``uses_batch`` also receive the batch the prediction came from."""
         for m in self.metrics.values():
-            m.update(pred, target)
+            if m.uses_batch:
+                m.update(pred, target, batch)
+            else:
+                m.update(pred, target)
 
     def reset(self) -> None:
         for m in self.metrics.values():
@@ -122,8 +129,13 @@ class MetricCollection:
         raise KeyError(f"no metric reports {key!r}; available: {known}")
 
 
-def build_metrics(specs: Iterable[Any], **defaults: Any) -> MetricCollection:
-    """Build a :class:`MetricCollection` from a list of names or ``dict(type=...)`` specs."""
+def build_metrics(
+    specs: Iterable[Any], *, context: dict | None = None, offer: dict | None = None, **defaults: Any
+) -> MetricCollection:
+    """Build a :class:`MetricCollection` from a list of names or ``dict(type=...)`` specs.
+
+    ``context`` and ``offer`` reach the metrics that name them (see :meth:`toolkit.registry.Registry.resolve`).
+    """
     metrics = {}
     for spec in specs:
         name = key = spec if isinstance(spec, str) else spec["type"]
@@ -131,5 +143,5 @@ def build_metrics(specs: Iterable[Any], **defaults: Any) -> MetricCollection:
         while key in metrics:  # the same metric twice (e.g. at two settings) gets a suffix
             i += 1
             key = f"{name}{i}"
-        metrics[key] = METRICS.build(spec, **defaults)
+        metrics[key] = METRICS.build(spec, context=context, offer=offer, **defaults)
     return MetricCollection(metrics)
