@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[2]
 SETS = [
     "data.input_frames=2",
@@ -47,3 +49,18 @@ def test_two_process_training_and_equal_metrics(tmp_path):
     assert results[1]["samples"] == results[2]["samples"] == 7
     for key, value in results[1]["metrics"].items():
         assert results[2]["metrics"][key] == value or abs(results[2]["metrics"][key] - value) <= 1e-12 * abs(value), key
+
+
+def test_gradient_accumulation_equals_a_large_batch_and_all_reduces_once_per_step(tmp_path):
+    # two processes; 2 micro-batches of 4 per optimiser step vs one batch of 8: same samples, same update
+    common = ["train.max_iters=3", "train.val_interval=3", "optim.lr=0.2"]
+    worker = "tests/engine/ddp_accum_worker.py"
+    run([worker, str(tmp_path / "accum.pt"), *common, "train.batch_size=4", "train.accum_steps=2"], nproc=2)
+    run([worker, str(tmp_path / "large.pt"), *common, "train.batch_size=8", "train.accum_steps=1"], nproc=2)
+    accum, large = torch.load(tmp_path / "accum.pt"), torch.load(tmp_path / "large.pt")
+    assert accum["iters"] == large["iters"] == 3
+    assert not torch.equal(accum["weights"]["conv.weight"], torch.zeros_like(accum["weights"]["conv.weight"]))
+    for key, value in large["weights"].items():
+        torch.testing.assert_close(accum["weights"][key], value, rtol=1e-5, atol=1e-6)
+    # the toy model's gradients fit in one bucket: one all-reduce per optimiser step, none per micro-step
+    assert accum["allreduces"] == large["allreduces"] == 3

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from toolkit.config import load_config
-from toolkit.engine import Trainer, TrainingDiverged
+from toolkit.engine import Trainer, TrainingDiverged, load_for_eval
 from toolkit.engine.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.errors import CheckpointError, DeviceError
 
@@ -127,12 +127,12 @@ def test_load_from_reports_keys_and_wrong_model_is_a_clear_error(tmp_path):
     assert "0 missing keys" in log and "0 unexpected keys" in log
     assert "keys with other shapes (kept initialised) ['encoder.layers.0.conv.weight'" in log
     with pytest.raises(CheckpointError, match="does not match this model.*shape mismatch"):
-        Trainer(tiny_cfg("model.hid_S=8", "model.hid_T=16"), checkpoint=best)
+        load_for_eval(tiny_cfg("model.hid_S=8", "model.hid_T=16"), best)
     with pytest.raises(CheckpointError, match="checkpoint not found"):
-        Trainer(tiny_cfg(), checkpoint=tmp_path / "nope.pt")
+        load_for_eval(tiny_cfg(), tmp_path / "nope.pt")
     (tmp_path / "corrupt.pt").write_bytes(best.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
-        Trainer(tiny_cfg(), checkpoint=tmp_path / "corrupt.pt")
+        load_for_eval(tiny_cfg(), tmp_path / "corrupt.pt")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only messages")
@@ -182,8 +182,7 @@ def test_early_stop_and_best_checkpoint_follow_the_primary_metric(tmp_path):
         tiny_cfg("train.max_iters=20", "train.val_interval=1", "+train.early_stop.patience=2"), work_dir=tmp_path
     )
     values = iter([5.0, 3.0, 4.0, 3.5, 1.0])
-    trainer.last_metrics = trainer.task.build_metrics()  # what evaluate() leaves behind: MSE, lower is better
-    trainer.evaluate = lambda *a, **k: {"mse": next(values)}
+    trainer.validate = lambda: {"mse": next(values)}  # MSE: lower is better
     trainer.train()
     assert trainer.iter == 4  # 3.0 at iteration 2, then two validations without improvement
     assert trainer.best == 3.0
@@ -198,8 +197,8 @@ def test_ema_weights_are_saved_and_evaluated(tmp_path):
     assert state["ema"] is not None
     key = "encoder.layers.0.conv.weight"
     assert not torch.equal(state["ema"][key], state["model"][key])
-    evaluator = Trainer(tiny_cfg("+train.ema.decay=0.5"), checkpoint=trainer.run_dir / "checkpoints" / "last.pt")
-    assert torch.equal(evaluator.model.state_dict()[key], state["ema"][key])  # evaluation uses EMA weights
+    _, _, model = load_for_eval(tiny_cfg("+train.ema.decay=0.5"), trainer.run_dir / "checkpoints" / "last.pt")
+    assert torch.equal(model.state_dict()[key], state["ema"][key])  # evaluation uses EMA weights
 
 
 @pytest.mark.slow
