@@ -55,32 +55,33 @@ def _child(args: argparse.Namespace) -> dict:
     import torch
 
     from tasks.hsi.task import HSITask
-    from toolkit.config import Config
+    from toolkit.config import load_config
 
     torch.set_num_threads(1)
     out = {"after_imports_mb": _peak_mb()}
-    cfg = Config(
-        task="hsi",
-        model=dict(type="hybridsn"),
-        data=dict(
-            synthetic=dict(
-                height=args.height, width=args.width, bands=args.bands, num_classes=16, layout=args.layout, seed=0
-            ),
-            window=args.window,
-            pca=dict(n_components=args.components),
-            split=dict(type="random", train=0.3, val=0.0, seed=0),
-            augment=dict(flip=False, rotate90=False),
-        ),
+    cfg = load_config(
+        ROOT / "tasks" / "hsi" / "hybridsn.py",
+        [
+            *(f"data.synthetic.{k}={v!r}" for k, v in dict(height=args.height, width=args.width).items()),
+            *(f"data.synthetic.{k}={v!r}" for k, v in dict(bands=args.bands, num_classes=16, seed=0).items()),
+            f"data.synthetic.layout={args.layout!r}",
+            f"data.window={args.window}",
+            f"data.pca.n_components={args.components}",
+            "data.split.type=random",
+            "data.split.val=0.0",
+            "data.augment.flip=False",
+            "data.augment.rotate90=False",
+        ],
     )
     task = HSITask(cfg)
-    task.prepare()
+    prepared = task.prepare()
     out["peak_until_prepared_mb"] = _peak_mb()
     out["rss_prepared_mb"] = _status_mb("VmRSS")
     out["peak_reset"] = _reset_peak()
-    labelled = np.flatnonzero(task.scene.gt.ravel() > 0)
+    labelled = np.flatnonzero(prepared.scene.gt.ravel() > 0)
     out["labelled_pixels"] = int(len(labelled))
-    out["cube_mb"] = task.scene.cube.nbytes / MB
-    out["padded_preprocessed_cube_mb"] = task.volume.nbytes / MB
+    out["cube_mb"] = prepared.scene.cube.nbytes / MB
+    out["padded_preprocessed_cube_mb"] = prepared.volume.nbytes / MB
     s, d = args.window, args.components
     out["materialised_stack_mb"] = len(labelled) * s * s * d * 4 / MB
     t0 = time.perf_counter()
@@ -93,8 +94,8 @@ def _child(args: argparse.Namespace) -> dict:
                 n += len(batch["target"])
         out["patches_read"] = n
     else:
-        coords = np.stack(np.divmod(labelled, task.scene.gt.shape[1]), 1)
-        stack = np.stack([task.volume.patch(r, c).numpy() for r, c in coords])  # (N, D, S, S), the reference way
+        coords = np.stack(np.divmod(labelled, prepared.scene.gt.shape[1]), 1)
+        stack = np.stack([prepared.volume.patch(r, c).numpy() for r, c in coords])  # (N, D, S, S), the reference way
         out["patches_read"] = int(stack.shape[0])
     out["seconds"] = time.perf_counter() - t0
     out["peak_while_reading_mb"] = _status_mb("VmHWM") if out["peak_reset"] else _peak_mb()

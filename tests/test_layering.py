@@ -84,7 +84,9 @@ def test_the_check_catches_a_violation(tmp_path):
 
 def relative_imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return [f"from {'.' * n.level}{n.module or ''}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    return [
+        f"from {'.' * n.level}{n.module or ''}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level
+    ]
 
 
 def dynamic_task_imports(path: Path) -> list[str]:

@@ -77,7 +77,7 @@ TINY = {
     ),
     "safmn": (dict(channels=8, num_blocks=1, upscale=2), (2, 3, 8, 8), (2, 3, 16, 16)),
     "restormer": (
-        dict(channels=4, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, heads=(1, 1, 1, 1)),
+        dict(channels=4, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, num_heads=(1, 1, 1, 1)),
         (2, 3, 8, 8),
         (2, 3, 8, 8),
     ),

@@ -15,8 +15,11 @@ class ConfigError(ToolkitError):
     """A config file, key, value or override is wrong."""
 
 
-class RegistryError(ToolkitError):
-    """An unknown registry name or an argument a constructor does not accept."""
+class RegistryError(ConfigError):
+    """An unknown registry name, an argument a constructor does not accept, or a size the data contradicts.
+
+    A kind of :class:`ConfigError`: every registry entry is named and configured by a config.
+    """
 
 
 class DataError(ToolkitError):

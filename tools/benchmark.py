@@ -100,8 +100,6 @@ def bench(cfg, args, batch_size: int) -> dict:
     """Time the Trainer's own optimiser step (``Trainer.step``) and an inference forward at ``batch_size``."""
     import tempfile
 
-    import torch
-
     from toolkit.config import apply_overrides
     from toolkit.engine import Trainer
 

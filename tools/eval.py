@@ -43,7 +43,9 @@ def _find_task_run(task: str, work_dir: str | None) -> tuple[Path, Path]:
     try:
         importlib.import_module(task_module(task))
     except ModuleNotFoundError:
-        raise ConfigError(f"--task {task}: no package {task_module(task)} (known: {', '.join(_known_tasks())})") from None
+        raise ConfigError(
+            f"--task {task}: no package {task_module(task)} (known: {', '.join(_known_tasks())})"
+        ) from None
     cls = TASKS.get(task_module(task).rsplit(".", 1)[-1])
     tried = []
     for rel in cls.default_configs:

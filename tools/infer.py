@@ -25,7 +25,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=None, help="video: frames to predict (default: data.output_frames)")
     p.add_argument("--tile", type=int, default=None, help="restoration: tile size in pixels (default: automatic)")
     p.add_argument(
-        "--tile-overlap", type=int, default=None, help="restoration: tile overlap in pixels (default: infer.tile_overlap)"
+        "--tile-overlap",
+        type=int,
+        default=None,
+        help="restoration: tile overlap in pixels (default: infer.tile_overlap)",
     )
     _common.add_set_option(p)
     return p.parse_args(argv)

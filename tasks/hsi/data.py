@@ -9,7 +9,7 @@ float32); here the preprocessed cube is padded once and each patch is a slice of
 Preprocessing follows HybridSN (Roy et al., IEEE GRSL 2020): PCA to a few components (30 for
 Indian Pines). NOTE: HybridSN fits the PCA on the whole scene, test pixels included; here the
 statistics are fitted on the training pixels by default and whole-scene fitting is the named
-option ``fit='scene'``.
+option ``fit='scene'``. :class:`tasks.hsi.scene.PreparedScene` puts these pieces together.
 """
 
 from __future__ import annotations
@@ -236,13 +236,14 @@ class Preprocessor:
 
     @property
     def out_channels(self) -> int:
-        return len(self.state["mean"]) if self.n_components is None else self.n_components
+        """Channels of the transformed cube, from the fitted (or loaded) statistics."""
+        return len(self.state["components"]) if "components" in self.state else len(self.state["mean"])
 
     def transform(self, cube: np.ndarray) -> np.ndarray:
         """(H, W, B) -> (H, W, D) float32."""
         h, w, b = cube.shape
         x = (cube.reshape(-1, b).astype(np.float64) - self.state["mean"]) / self.state["std"]  # (H*W, B)
-        if self.n_components is not None:
+        if "components" in self.state:  # the fitted or loaded statistics decide, not the constructor
             x = (x - self.state["pca_mean"]) @ self.state["components"].T  # (H*W, D)
             if self.whiten:
                 x = x / self.state["scale"]

@@ -1,13 +1,14 @@
 """Image restoration: super-resolution (SAFMN), denoising and deblurring (Restormer).
 
-Importing the package registers the models (``safmn``, ``restormer``), the dataset
-(``restoration``) and the Task (``restoration``); the SAFM / MDTA attention blocks, the FFT loss
-and the PSNR / SSIM metrics it uses live in the toolkit, where every task can use them.
+Importing the package registers the models (``safmn``, ``restormer``), the dataset factory
+(``restoration``, built from the whole ``data`` config) and the Task (``restoration``); the SAFM / MDTA
+attention blocks, the FFT loss and the PSNR / SSIM metrics it uses live in the toolkit, where every task
+can use them.
 """
 
 from tasks.restoration import models
-from tasks.restoration.data import RestorationDataset
+from tasks.restoration.data import RestorationDataset, restoration_dataset
 from tasks.restoration.models import SAFMN, Restormer
 from tasks.restoration.task import RestorationTask
 
-__all__ = ["models", "RestorationDataset", "RestorationTask", "SAFMN", "Restormer"]
+__all__ = ["models", "RestorationDataset", "restoration_dataset", "RestorationTask", "SAFMN", "Restormer"]

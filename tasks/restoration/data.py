@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import functools
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from tasks.restoration.degrade import Degradation
-from toolkit.errors import DataError
+from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image
+from toolkit.errors import ConfigError, DataError
 from toolkit.registry import DATASETS
 
 __all__ = [
@@ -43,49 +42,16 @@ __all__ = [
     "paired_random_crop",
     "augment_d4",
     "RestorationDataset",
+    "restoration_dataset",
 ]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 EMBEDDED_SPLIT_ROW = 299  # training uses rows [0, 299) of the scikit-learn photos, evaluation rows [299, 427)
 
 _LQ_SUFFIX = r"(?:[_-]?x\d|[_-](?:lr|lq|lrbicx\d))$"
 _GT_SUFFIX = r"(?:[_-](?:hr|gt))$"
 
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an 8-bit image file as uint8 (H, W, 3) RGB.
-
-    Grey images are converted to RGB and alpha channels dropped, each with a warning naming the
-    file; 16-bit and other non-8-bit files raise :class:`DataError`.
-    """
-    path = Path(path)
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DataError(f"cannot read image file {path} (missing, unreadable or not an image)")
-    if img.dtype != np.uint8:
-        bits = img.dtype.itemsize * 8
-        raise DataError(
-            f"{path} is a {bits}-bit {img.dtype} image; the restoration task reads 8-bit images only "
-            "(convert it, e.g. with `convert in.png -depth 8 out.png`)"
-        )
-    if img.ndim == 2 or img.shape[2] == 1:
-        warnings.warn(f"{path} is a grey image; converted to RGB by repeating its channel", stacklevel=2)
-        return np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
-    if img.shape[2] == 4:
-        warnings.warn(f"{path} has an alpha channel; it is ignored", stacklevel=2)
-        img = img[..., :3]
-    return np.ascontiguousarray(img[..., ::-1])  # BGR -> RGB
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files in ``folder`` (not recursive), sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
-    return files
+# ``read_image(path)`` is toolkit.data.read_image in its default mode 'rgb8': uint8 (H, W, 3) RGB from
+# 8-bit files only, grey repeated and alpha dropped with a warning naming the file.
 
 
 def _key(path: Path, suffix: str) -> str:
@@ -156,7 +122,6 @@ def _to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32).transpose(2, 0, 1))  # (C, H, W)
 
 
-@DATASETS.register("restoration")
 class RestorationDataset(Dataset):
     """Input/target pairs for restoration, from folders or the embedded photographs.
 
@@ -226,9 +191,9 @@ class RestorationDataset(Dataset):
             name, gt = self.images[item]
             return name, gt, None
         if not self.paired:
-            return item.stem, read_image(item), None
+            return item.stem, read_image(item, "rgb8"), None
         lq_path, gt_path = item
-        lq, gt = read_image(lq_path), read_image(gt_path)
+        lq, gt = read_image(lq_path, "rgb8"), read_image(gt_path, "rgb8")
         s = self.scale
         (h, w), (gh, gw) = lq.shape[:2], gt.shape[:2]
         if not (h * s <= gh < (h + 1) * s and w * s <= gw < (w + 1) * s):
@@ -265,3 +230,46 @@ class RestorationDataset(Dataset):
         if p and self.augment:
             lq, gt = augment_d4([lq, gt], int(rng.integers(0, 8)))
         return {"input": _to_tensor(lq), "target": _to_tensor(gt), "meta": name}
+
+
+@DATASETS.register("restoration")
+def restoration_dataset(
+    split: str,
+    *,
+    scale: int,
+    blur: Any,
+    noise: Any,
+    jpeg: Any,
+    patch_size: int | None,
+    repeat: int,
+    augment: bool,
+    seed: int,
+    train: dict | None,
+    val: dict | None,
+    test: dict | None,
+) -> RestorationDataset:
+    """The ``split`` dataset of a whole ``data`` config (its keys: ``configs/_base_/datasets/restoration.py``).
+
+    Each split reads its own ``dict(gt=FOLDER, lq=FOLDER)``; ``test=None`` reads ``val``'s folders. The training
+    crop ``patch_size`` and ``repeat`` apply to the train split only: evaluation scores whole images once.
+    """
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"restoration data has the splits 'train', 'val' and 'test', not {split!r}")
+    folders = dict({"train": train, "val": val, "test": val if test is None else test}[split] or {})
+    unknown = set(folders) - {"gt", "lq"}
+    if unknown:
+        raise ConfigError(f"data.{split}: unknown key(s) {sorted(unknown)}; give dict(gt=FOLDER, lq=FOLDER or None)")
+    is_train = split == "train"
+    return RestorationDataset(
+        split=split,
+        gt=folders.get("gt"),
+        lq=folders.get("lq"),
+        scale=scale,
+        blur=blur,
+        noise=noise,
+        jpeg=jpeg,
+        patch_size=patch_size if is_train else None,
+        repeat=repeat if is_train else 1,
+        augment=augment,
+        seed=seed,
+    )

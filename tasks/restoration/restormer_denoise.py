@@ -6,24 +6,21 @@ expansion 2.66, no biases (26.13M parameters with the 'WithBias' LayerNorm). Tra
 gradient-norm clipping at 0.01.
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/cosine.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/cosine.py",
+    "../../configs/_base_/datasets/restoration.py",
+]
 
 task = "restoration"
 
+# every data key and its default: configs/_base_/datasets/restoration.py (scale=1: same-size output)
 data = dict(
-    scale=1,
-    blur=None,
     noise=dict(sigma=25),  # not clipped, seeded per image at evaluation
-    jpeg=None,
     # NOTE: Restormer trains progressively (128 -> 384 px crops, shrinking batches); one fixed
     # 128 px crop is used here because the Trainer keeps one batch size per run.
     patch_size=128,
     repeat=1000,
-    augment=True,
-    seed=0,
-    train=dict(gt=None, lq=None),
-    val=dict(gt=None, lq=None),
-    test=dict(gt=None, lq=None),
 )
 
 # The authors' Gaussian-denoising settings use the bias-free LayerNorm (26,111,668 parameters);
@@ -34,8 +31,8 @@ model = dict(
     channels=48,
     num_blocks=[4, 6, 6, 8],
     num_refinement_blocks=4,
-    heads=[1, 2, 4, 8],
-    expansion=2.66,
+    num_heads=[1, 2, 4, 8],
+    mlp_ratio=2.66,  # the paper's GDFN expansion factor
     bias=False,
     norm_layer="ln2d_bias_free",
     attn=dict(type="mdta"),

@@ -3,29 +3,27 @@
 Paper setting: C = 36, N = 8 (239,520 parameters); 64x64 LR crops, batch 64, Adam (0.9, 0.99),
 learning rate 1e-3 with cosine decay to 1e-5 over 500K iterations, L1 + 0.05 x FFT loss, EMA of
 the weights. Without data folders it trains on the scikit-learn photographs degraded on the fly.
-For DIV2K: --set data.train.gt=DIV2K/HR data.train.lq=DIV2K/LR_bicubic/X4 and Set5 as test data.
+For DIV2K: --set data.train.gt=DIV2K/HR data.train.lq=DIV2K/LR_bicubic/X4 and Set5 as validation data
+(data.val.gt=Set5/HR data.val.lq=Set5/LR_bicubic/X4; the test split reads val's folders unless data.test is set).
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/cosine.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/cosine.py",
+    "../../configs/_base_/datasets/restoration.py",
+]
 
 task = "restoration"
 
+# every data key and its default: configs/_base_/datasets/restoration.py
 data = dict(
     scale=4,
-    blur=None,  # dict(type='gaussian', sigma=1.6) / dict(type='motion', length=15, angle=None)
-    noise=None,  # dict(sigma=25) (0..255 scale) or dict(sigma=[0, 50])
-    jpeg=None,  # dict(quality=75) or dict(quality=[30, 95])
     patch_size=64,  # low-resolution training crop
     repeat=1000,  # training crops per image and epoch (few, long epochs: loaders restart per epoch)
-    augment=True,
-    seed=0,  # evaluation degradations are seeded per image from this
-    train=dict(gt=None, lq=None),  # None: the scikit-learn photographs
-    val=dict(gt=None, lq=None),
-    test=dict(gt=None, lq=None),
 )
 
 model = dict(
-    type="safmn", in_channels=None, channels=36, num_blocks=8, upscale=None, expansion=2.0, attn=dict(type="safm")
+    type="safmn", in_channels=None, channels=36, num_blocks=8, upscale=None, mlp_ratio=2.0, attn=dict(type="safm")
 )
 
 loss = [dict(type="l1", weight=1.0), dict(type="fft", weight=0.05)]

@@ -1,11 +1,9 @@
 """The restoration Task: super-resolution, denoising and deblurring with BasicSR-exact PSNR/SSIM.
 
-Config ``data`` keys (see ``tasks/restoration/safmn_x4.py``): ``scale``, the on-the-fly
-degradations ``blur`` / ``noise`` / ``jpeg``, the training crop ``patch_size`` (low-resolution
-pixels), ``repeat``, ``augment``, ``seed`` and one ``dict(gt=..., lq=...)`` of folders per split
-(``None`` folders use the embedded scikit-learn photographs; a missing ``test`` uses ``val``'s).
-Models receive ``upscale = data.scale`` and ``in_channels = 3`` when the config leaves them
-``None``; the PSNR/SSIM metrics receive ``crop_border = data.scale`` unless they set it.
+The ``data`` keys and their defaults are in ``configs/_base_/datasets/restoration.py``; the registered
+``restoration`` dataset picks its split's folders from them. Models receive ``in_channels = 3`` and
+``upscale = data.scale`` (filled where the config leaves ``None`` and written back into the config);
+metrics that take ``crop_border`` receive ``data.scale`` unless their spec sets it.
 """
 
 from __future__ import annotations
@@ -19,21 +17,22 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import default_collate
 
-from tasks.restoration.data import IMAGE_EXTENSIONS, RestorationDataset, list_images, read_image
 from tasks.restoration.tiling import forward_padded, tiled_forward
 from tasks.restoration.visualise import side_by_side, to_uint8
+from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image
 from toolkit.engine.task import Task
 from toolkit.errors import ConfigError, DataError
-from toolkit.metrics import MetricCollection, build_metrics
-from toolkit.registry import METRICS, MODELS, TASKS
+from toolkit.metrics import Metric, MetricCollection
+from toolkit.registry import TASKS
 
-__all__ = ["RestorationTask"]
+__all__ = ["RestorationTask", "EvalSamples"]
 
-_DATA_KEYS = {"scale", "blur", "noise", "jpeg", "patch_size", "repeat", "augment", "seed", "train", "val", "test"}
 _QUALITY_METRICS = {"psnr", "ssim", "psnr_y", "ssim_y"}
+_SAMPLES = "samples"  # the key of the EvalSamples metric in the collection
 
 
 def _eval_collate(items: list[dict]) -> dict:
@@ -43,6 +42,46 @@ def _eval_collate(items: list[dict]) -> dict:
             f"evaluation images differ in size ({sorted(shapes)[:3]}...); set eval.batch_size=1 for this data"
         )
     return default_collate(items)
+
+
+class EvalSamples(Metric):
+    """What a report needs beyond the scores: every image's name, and the first ``keep`` pictures.
+
+    Names are gathered across processes in the same order as the per-image metric values, so
+    ``names[i]`` labels ``metric.per_image()[i]``; pictures stay with the process that drew them.
+    """
+
+    uses_batch = True
+
+    def __init__(self, keep: int = 4):
+        super().__init__()
+        self.keep = keep
+        self.names: list[str] = []
+        self.samples: list[dict[str, Any]] = []  # {'name', 'input', 'output', 'target'} as uint8 (H, W, 3)
+
+    def reset(self) -> None:
+        super().reset()
+        self.names, self.samples = [], []
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor, batch: dict) -> None:
+        names = batch.get("meta") or [f"image{len(self.names) + i:04d}" for i in range(pred.shape[0])]
+        for i, name in enumerate(names):
+            self.names.append(str(name))
+            if len(self.samples) < self.keep:
+                pictures = (to_uint8(batch["input"][i]), to_uint8(pred[i]), to_uint8(target[i]))
+                self.samples.append(dict(zip(("name", "input", "output", "target"), (str(name), *pictures))))
+
+    def sync(self) -> None:
+        if getattr(self, "_synced", False):
+            return
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, self.names)  # rank order, as the per-image 'cat' states
+            self.names = [n for part in gathered for n in part]
+        self._synced = True
+
+    def _compute(self) -> dict[str, float]:
+        return {}
 
 
 @TASKS.register("restoration")
@@ -56,70 +95,40 @@ class RestorationTask(Task):
         "tasks/restoration/safmn_tiny.py",
         "tasks/restoration/restormer_tiny.py",
     )
+    default_metrics = ("psnr", "ssim", "psnr_y", "ssim_y")
 
-    def __init__(self, cfg):
-        super().__init__(cfg)
-        data = cfg.get("data") or {}
-        unknown = set(data) - _DATA_KEYS
-        if unknown:
-            raise ConfigError(
-                f"data: unknown key(s) {sorted(unknown)}; the restoration task reads {sorted(_DATA_KEYS)}"
-            )
-        self.scale = int(data.get("scale", 1))
-        self._samples: list[dict[str, Any]] = []  # pictures kept from the current evaluation for report()
-        self._names: list[str] = []
+    @property
+    def scale(self) -> int:
+        """The super-resolution factor ``data.scale`` (1 for same-size restoration)."""
+        return int(self.cfg.data.scale)
 
     # ------------------------------------------------------------------ building
-    def build_dataset(self, split: str) -> Dataset:
-        d = self.cfg.data
-        folders = d.get(split)
-        if folders is None and split == "test":
-            folders = d.get("val")
-        folders = dict(folders or {})
-        unknown = set(folders) - {"gt", "lq"}
-        if unknown:
-            raise ConfigError(
-                f"data.{split}: unknown key(s) {sorted(unknown)}; give dict(gt=FOLDER, lq=FOLDER or None)"
-            )
-        train = split == "train"
-        return RestorationDataset(
-            split=split,
-            gt=folders.get("gt"),
-            lq=folders.get("lq"),
-            scale=self.scale,
-            blur=d.get("blur"),
-            noise=d.get("noise"),
-            jpeg=d.get("jpeg"),
-            patch_size=d.get("patch_size") if train else None,
-            repeat=d.get("repeat", 1) if train else 1,
-            augment=d.get("augment", True),
-            seed=d.get("seed", 0),
-        )
+    def context(self) -> dict[str, Any]:
+        return {"in_channels": 3, "upscale": self.scale}
+
+    def metric_options(self) -> dict[str, Any]:
+        return {"crop_border": self.scale}  # BasicSR crops `scale` pixels off every border before scoring
 
     def build_model(self) -> nn.Module:
-        spec = dict(self.cfg.model)
-        if "in_channels" in spec and spec["in_channels"] is None:
-            spec["in_channels"] = 3
-        if "upscale" in spec and spec["upscale"] is None:
-            spec["upscale"] = self.scale
-        model = MODELS.build(spec)
-        model_scale = getattr(model, "upscale", 1)
-        if model_scale != self.scale:
-            raise ConfigError(
-                f"model {spec.get('type')!r} up-scales by {model_scale} but data.scale is {self.scale}; "
-                "make them agree (leave model.upscale=None to follow data.scale)"
-            )
+        # a model without an `upscale` argument (Restormer) is checked after it is built
+        declared = self.cfg.model.get("upscale")
+        if declared is not None and declared != self.scale:
+            raise ConfigError(self._scale_mismatch(declared))
+        model = super().build_model()
+        if getattr(model, "upscale", 1) != self.scale:
+            raise ConfigError(self._scale_mismatch(getattr(model, "upscale", 1)))
         return model
 
+    def _scale_mismatch(self, model_scale: int) -> str:
+        return (
+            f"model {self.cfg.model.get('type')!r} up-scales by {model_scale} but data.scale is {self.scale}; "
+            "make them agree (leave model.upscale=None to follow data.scale)"
+        )
+
     def build_metrics(self) -> MetricCollection:
-        self._samples, self._names = [], []  # a fresh evaluation starts
-        specs = []
-        for spec in self.cfg.get("metrics", []):
-            spec = {"type": spec} if isinstance(spec, str) else dict(spec)
-            if spec.get("type") in _QUALITY_METRICS and spec.get("type") in METRICS:
-                spec.setdefault("crop_border", self.scale)
-            specs.append(spec)
-        return build_metrics(specs)
+        metrics = super().build_metrics()
+        metrics.metrics[_SAMPLES] = EvalSamples(keep=int(self.cfg.get_path("eval.vis_items", 4) or 0))
+        return metrics
 
     def collate_fn(self, split: str):
         return None if split == "train" else _eval_collate
@@ -130,21 +139,7 @@ class RestorationTask(Task):
         return loss_fn(pred, batch["target"])
 
     def eval_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        pred = forward_padded(model, batch["input"])
-        names = batch.get("meta") or [f"image{len(self._names) + i:04d}" for i in range(pred.shape[0])]
-        keep = int(self.cfg.get_path("eval.vis_items", 4) or 0)
-        for i, name in enumerate(names):
-            self._names.append(str(name))
-            if len(self._samples) < keep:
-                self._samples.append(
-                    {
-                        "name": str(name),
-                        "input": to_uint8(batch["input"][i]),
-                        "output": to_uint8(pred[i]),
-                        "target": to_uint8(batch["target"][i]),
-                    }
-                )
-        return pred, batch["target"]
+        return forward_padded(model, batch["input"]), batch["target"]
 
     # ------------------------------------------------------------------ outputs
     def visualise(self, batch: dict, pred: Any, max_items: int = 4) -> dict[str, np.ndarray]:
@@ -152,17 +147,27 @@ class RestorationTask(Task):
         n = min(max_items, pred.shape[0])
         return {f"{i}_{names[i]}": side_by_side(batch["input"][i], pred[i], batch["target"][i]) for i in range(n)}
 
-    def report(self, metrics: MetricCollection, results: dict[str, float], out_dir: Path) -> None:
+    def report(
+        self,
+        metrics: MetricCollection,
+        results: dict[str, Any],
+        out_dir: Path,
+        *,
+        model: nn.Module | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
         """Write ``per_image.csv``, ``restoration_results.json`` and side-by-side pictures into ``out_dir``."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        collected = next((m for m in metrics if isinstance(m, EvalSamples)), EvalSamples(keep=0))
+        names = collected.names
         per_image: dict[str, list[float]] = {}
         for metric in metrics:
             if hasattr(metric, "per_image") and hasattr(metric, "key"):
                 per_image[metric.key] = [float(v) for v in metric.per_image()]
         rows = []
-        if per_image and all(len(v) == len(self._names) for v in per_image.values()):
-            rows = [{"name": n, **{k: v[i] for k, v in per_image.items()}} for i, n in enumerate(self._names)]
+        if per_image and all(len(v) == len(names) for v in per_image.values()):
+            rows = [{"name": n, **{k: v[i] for k, v in per_image.items()}} for i, n in enumerate(names)]
             with open(out_dir / "per_image.csv", "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=["name", *per_image])
                 writer.writeheader()
@@ -171,11 +176,11 @@ class RestorationTask(Task):
         (out_dir / "restoration_results.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
         pic_dir = out_dir / "side_by_side"
         pic_dir.mkdir(exist_ok=True)
-        for i, s in enumerate(self._samples):
+        for i, s in enumerate(collected.samples):
             pic = side_by_side(s["input"], s["output"], s["target"])
             cv2.imwrite(str(pic_dir / f"{i:03d}_{s['name']}.png"), pic[..., ::-1])
 
-    def format_results(self, results: dict[str, float]) -> str:
+    def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
         lines = [f"{'':<5}{'PSNR (dB)':>12}{'SSIM':>10}"]
         for label, suffix in (("RGB", ""), ("Y", "_y")):
             p, s = results.get(f"psnr{suffix}"), results.get(f"ssim{suffix}")
@@ -193,7 +198,9 @@ class RestorationTask(Task):
 
         Images with more pixels than ``infer.max_pixels`` (config; default 512x512), or all of
         them when ``args.tile`` is given, are restored in overlapping tiles; a CUDA out-of-memory
-        error on a whole image retries it tiled.
+        error on a whole image retries it tiled. A command-line value (``args.tile``,
+        ``args.tile_overlap``, ``args.batch_size``) wins over the config's ``infer.tile``,
+        ``infer.tile_overlap`` and ``eval.batch_size``; ``None`` means "not given".
         """
         from tqdm import tqdm
 
@@ -205,13 +212,12 @@ class RestorationTask(Task):
         (dst.parent if to_file else dst).mkdir(parents=True, exist_ok=True)
         opts = dict(self.cfg.get("infer") or {})
         max_pixels = int(opts.get("max_pixels", 512 * 512))
-        tile = int(getattr(args, "tile", None) or opts.get("tile") or 0)
-        overlap = getattr(args, "tile_overlap", None)
-        overlap = int(opts.get("tile_overlap", 32) if overlap is None else overlap)
-        batch_size = int(getattr(args, "batch_size", None) or 1)
+        tile = int(_given(args, "tile", opts.get("tile")) or 0)
+        overlap = int(_given(args, "tile_overlap", opts.get("tile_overlap", 32)))
+        batch_size = int(_given(args, "batch_size", self.cfg.get_path("eval.batch_size", 1)) or 1)
         model.eval().to(device)
         for path in tqdm(files, desc="restoring", unit="img"):
-            img = read_image(path).transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
+            img = read_image(path, "rgb8").transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
             x = torch.from_numpy(img)[None].to(device)  # (1, 3, H, W)
             h, w = x.shape[-2:]
             with torch.no_grad():
@@ -226,3 +232,9 @@ class RestorationTask(Task):
             target = dst if to_file else dst / f"{path.stem}.png"
             cv2.imwrite(str(target), to_uint8(y[0])[..., ::-1])
         print(f"restored {len(files)} image(s) into {dst}")
+
+
+def _given(args: Any, name: str, fallback: Any) -> Any:
+    """``args.<name>`` when the command line gave it (not ``None``), else ``fallback`` (the config's value)."""
+    value = getattr(args, name, None)
+    return fallback if value is None else value

@@ -15,23 +15,11 @@ whole-image output, as in the tile modes of the public Restormer and SwinIR test
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["pad_to_multiple", "forward_padded", "tile_starts", "blend_weights", "tiled_forward"]
+from toolkit.data import crop_to, pad_to_multiple
 
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad (B, C, H, W) at the bottom and right so that H and W are multiples of ``multiple``.
-
-    Reflection padding when the image is large enough, replication otherwise; returns the padded
-    tensor and the ``(rows, columns)`` added.
-    """
-    ph, pw = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
-    if ph or pw:
-        mode = "reflect" if ph < x.shape[-2] and pw < x.shape[-1] else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)  # (B, C, H + ph, W + pw)
-    return x, (ph, pw)
+__all__ = ["forward_padded", "tile_starts", "blend_weights", "tiled_forward"]
 
 
 def _multiple(model: nn.Module, multiple: int | None) -> int:
@@ -43,12 +31,9 @@ def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int | None = Non
 
     The output scale (1 for denoising, s for super-resolution) is read from the output's size.
     """
-    m = _multiple(model, multiple)
-    h, w = x.shape[-2:]
-    xp, _ = pad_to_multiple(x, m)
+    xp, size = pad_to_multiple(x, _multiple(model, multiple), mode="reflect")  # replicate when too small
     out = model(xp)
-    scale = out.shape[-1] // xp.shape[-1]
-    return out[..., : h * scale, : w * scale]
+    return crop_to(out, size, scale=out.shape[-1] // xp.shape[-1])
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

@@ -6,22 +6,15 @@ Evaluation at original resolution, threshold 0.5; ACM's own 512 x 512 protocol: 
     python tools/train.py tasks/sirst/acm.py --set data.root=../shared/data/sirst/NUAA-SIRST data.layout=idx_427
 """
 
-_base_ = ["../../configs/_base_/runtime.py"]
+_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/datasets/sirst.py"]
 
 task = "sirst"
-data = dict(
-    root=None,  # dataset folder; None = generated scenes in cache_dir
-    cache_dir=None,  # default: data_cache/ in the repository
-    layout="auto",
+data = dict(  # other keys: configs/_base_/datasets/sirst.py
     color="rgb",
-    mean=[0.485, 0.456, 0.406],
+    mean=[0.485, 0.456, 0.406],  # ImageNet statistics
     std=[0.229, 0.224, 0.225],
     crop_size=480,
     base_size=512,
-    scale_range=(0.5, 2.0),
-    flip=True,
-    blur_prob=0.0,
-    eval_size=None,
 )
 model = dict(
     type="acm",

@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from toolkit.data import IMAGE_EXTENSIONS as IMAGE_EXTS
+from toolkit.data import list_images, pad_to
+from toolkit.data import read_image as load_image
 from toolkit.errors import DataError
-from toolkit.registry import DATASETS
 
 __all__ = [
     "IMAGE_EXTS",
@@ -48,7 +49,6 @@ __all__ = [
     "protocol_name",
 ]
 
-IMAGE_EXTS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 LAYOUTS = ("50_50", "img_idx", "idx_427", "idx_320")
 _SPLIT_ALIASES = {"idx_427": {"train": "trainval"}, "idx_320": {"train": "trainval"}}
 _AUTO_SUFFIXES = ("", "_pixels0")
@@ -102,44 +102,18 @@ def read_split(path: Path) -> list[str]:
 
 def _index_folder(folder: Path) -> dict[str, Path]:
     """``{file stem: path}`` of the image files in ``folder``."""
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} does not exist")
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
+    return {p.stem: p for p in list_images(folder)}
 
 
 # --------------------------------------------------------------------------- reading files
-def load_image(path: Path, color: str = "grey") -> np.ndarray:
-    """Read an image as float32 (H, W, C) in [0, 255], C = 1 (``'grey'``) or 3 (``'rgb'``).
-
-    Palette and alpha images are converted through PIL; 16-bit and float images are stretched
-    linearly from their own minimum and maximum to [0, 255].
-    """
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                # NOTE: no common convention exists for high bit-depth IR frames; a per-image linear stretch
-                # keeps every grey level (PIL's conversion to L would clip above 255).
-                a = np.asarray(im, dtype=np.float32)
-                lo, hi = float(a.min()), float(a.max())
-                a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-                a = a[..., None] if color == "grey" else np.repeat(a[..., None], 3, axis=2)
-                return a
-            a = np.asarray(im.convert("L" if color == "grey" else "RGB"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
-    return a[..., None] if a.ndim == 2 else a
-
-
+# ``load_image(path, color)`` is toolkit.data.read_image: with color 'grey' / 'rgb' it returns float32
+# (H, W, C) in [0, 255], 16-bit and float images stretched from their own minimum and maximum.
 def load_mask(path: Path) -> np.ndarray:
     """Read a mask as uint8 (H, W) with values 0/1: ``> 127``, or ``> 0`` for masks stored as 0/1."""
-    try:
-        with Image.open(path) as im:
-            a = np.asarray(im.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"cannot read mask {path}: {exc}") from None
+    a = load_image(path, "grey")[..., 0]  # (H, W) float32 in [0, 255]
     # NOTE: the field binarises with > 127; a mask saved with values {0, 1} would then be empty, so such
-    # masks (maximum 1) are read with > 0 instead.
+    # masks (maximum 1) are read with > 0 instead. 16-bit masks are stretched like images, so one stored
+    # as {0, k} reads as 0/1 for any k (PIL's 8-bit conversion clips at 255, which lost k in 2..127).
     return (a > (0 if a.max() <= 1 else 127)).astype(np.uint8)
 
 
@@ -197,7 +171,7 @@ def compute_normalisation(paths: Sequence[Path], color: str) -> Normalisation:
 
 
 # --------------------------------------------------------------------------- dataset
-@DATASETS.register("sirst")
+# registered in DATASETS as "sirst" through tasks.sirst.task.sirst_dataset (the config's data keys)
 class SIRSTDataset(Dataset):
     """Images and binary target masks of one split.
 
@@ -285,9 +259,7 @@ class SIRSTDataset(Dataset):
         else:
             list_path = find_split_file(self.root, self.split, layout)
         if list_path is None:  # folder layout: every image, and every mask must have its image
-            ids = sorted(images)
-            if not ids:
-                raise DataError(f"no images ({', '.join(IMAGE_EXTS)}) in {self.root / image_dir}")
+            ids = sorted(images)  # never empty: list_images refuses an empty folder
             orphans = [path for m, path in masks.items() if _strip_suffix(m, suffixes) not in images]
             if orphans:
                 raise DataError(f"mask {orphans[0]} has no image in {self.root / image_dir}")
@@ -398,15 +370,10 @@ def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, s
 def collate_eval(items: list[dict]) -> dict[str, Any]:
     """Stack evaluation items of different sizes: pad to the largest (zeros, bottom / right) and keep
     the original sizes in ``meta['sizes']`` so that predictions can be cropped back."""
-    h = max(it["input"].shape[1] for it in items)
-    w = max(it["input"].shape[2] for it in items)
-
-    def pad(t: torch.Tensor) -> torch.Tensor:
-        return F.pad(t, (0, w - t.shape[2], 0, h - t.shape[1]))
-
+    size = (max(it["input"].shape[1] for it in items), max(it["input"].shape[2] for it in items))
     return {
-        "input": torch.stack([pad(it["input"]) for it in items]),  # (B, C, H, W)
-        "target": torch.stack([pad(it["target"]) for it in items]),  # (B, 1, H, W)
+        "input": torch.stack([pad_to(it["input"], size) for it in items]),  # (B, C, H, W)
+        "target": torch.stack([pad_to(it["target"], size) for it in items]),  # (B, 1, H, W)
         "meta": {"names": [it["meta"]["name"] for it in items], "sizes": [it["meta"]["size"] for it in items]},
     }
 

@@ -8,31 +8,18 @@ Without data.root it trains on generated scenes (tasks/sirst/synth.py). DNANet's
 protocol: --set data.eval_size=256.
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/cosine.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/cosine.py",
+    "../../configs/_base_/datasets/sirst.py",
+]
 
 task = "sirst"
-data = dict(
-    root=None,  # dataset folder; None = generated scenes in data_cache/
-    layout="auto",  # '50_50', 'img_idx', 'idx_427', 'idx_320', 'folder' or 'auto'
-    split_files=None,  # dict(train=..., test=...) list files relative to root
-    val_split="test",
-    image_dir="images",
-    mask_dir="masks",
-    mask_suffix="auto",  # none or '_pixels0'
+data = dict(  # other keys (layout, split_files, size_mismatch, eval_size, ...): configs/_base_/datasets/sirst.py
     color="rgb",
-    mean=[0.485, 0.456, 0.406],  # None = computed on the training split
+    mean=[0.485, 0.456, 0.406],  # ImageNet statistics, as the released code
     std=[0.229, 0.224, 0.225],
-    size_mismatch="resize",  # NUAA-SIRST Misc_111: 'resize' the mask (nearest), 'skip' or 'error'
-    crop_size=256,
-    base_size=256,
-    scale_range=(0.5, 2.0),
-    flip=True,
-    target_crop_prob=0.0,
     blur_prob=0.5,
-    eval_size=None,  # None = original resolution; 256 = DNANet protocol; 512 = ACM protocol
-    pad_multiple=32,
-    cache_dir=None,
-    synth=dict(),
 )
 model = dict(
     type="dnanet",

@@ -7,21 +7,15 @@ resolution (zero-padded to a multiple of 32), threshold 0.5 -- the protocol of B
     python tools/train.py tasks/sirst/dnanet_basicirstd.py --set data.root=../shared/data/sirst/NUAA-SIRST
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/multistep.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/multistep.py",
+    "../../configs/_base_/datasets/sirst.py",
+]
 
 task = "sirst"
-data = dict(
-    root=None,  # dataset folder; None = generated scenes in cache_dir
-    cache_dir=None,  # default: data_cache/ in the repository
-    color="grey",
-    mean=None,  # computed on the training split
-    std=None,
-    crop_size=256,
-    base_size=256,
+data = dict(  # grey, training-split statistics, 256 crops: configs/_base_/datasets/sirst.py
     scale_range=None,  # BasicIRSTD pads and crops without rescaling
-    flip=True,
-    blur_prob=0.0,
-    eval_size=None,
 )
 model = dict(
     type="dnanet",

@@ -4,21 +4,18 @@ a few minutes of training that visibly learns. Used by the tests and the README.
     python tools/train.py tasks/sirst/dnanet_tiny.py && python tools/eval.py --task sirst
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/cosine.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/cosine.py",
+    "../../configs/_base_/datasets/sirst.py",
+]
 
 task = "sirst"
-data = dict(
-    root=None,  # dataset folder; None = generated scenes in cache_dir
-    cache_dir=None,  # default: data_cache/ in the repository
-    color="grey",
-    mean=None,
-    std=None,
+data = dict(  # other keys: configs/_base_/datasets/sirst.py
     crop_size=96,
     base_size=112,
     scale_range=(0.75, 1.25),
-    flip=True,
     target_crop_prob=0.5,
-    eval_size=None,
     synth=dict(num_train=160, num_test=40, seed=0),
 )
 model = dict(

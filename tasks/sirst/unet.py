@@ -3,19 +3,15 @@ BasicIRSTD training recipe: Adam lr 5e-4, steps x0.1 at epochs 200 and 300 of 40
 grey input with training-split statistics, soft-IoU loss. Evaluation at original resolution, threshold 0.5.
 """
 
-_base_ = ["../../configs/_base_/runtime.py", "../../configs/_base_/schedules/multistep.py"]
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/multistep.py",
+    "../../configs/_base_/datasets/sirst.py",
+]
 
 task = "sirst"
-data = dict(
-    root=None,
-    cache_dir=None,
-    color="grey",
-    mean=None,
-    std=None,
-    crop_size=256,
-    base_size=256,
-    scale_range=None,
-    flip=True,
+data = dict(  # grey, training-split statistics, 256 crops: configs/_base_/datasets/sirst.py
+    scale_range=None,  # BasicIRSTD pads and crops without rescaling
 )
 model = dict(type="unet", in_channels=None, num_classes=1, channels=[16, 32, 64, 128, 256], attn=None)
 loss = [dict(type="soft_iou", weight=1.0)]

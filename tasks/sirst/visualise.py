@@ -1,5 +1,8 @@
 """Pictures for infrared small-target results: detection overlays, ROC and Pd-Fa curves.
 
+:class:`OverlaySamples` keeps the first images of an evaluation for the report's overlays; it is a
+metric (updated with the batch) so that the samples belong to the evaluation, not to the Task.
+
 Overlay colours: detected targets get a green box, missed targets a red box, predicted pixels that
 belong to a detection are tinted cyan and false-alarm components (unmatched predictions) magenta with
 a yellow box. The matching is the metric's own (8-connectivity, centroid distance < 3 px).
@@ -9,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from scipy import ndimage
 
+from toolkit.metrics import Metric
 from toolkit.metrics.irstd import match_targets
 
-__all__ = ["COLOURS", "overlay", "panel", "plot_roc", "plot_pd_fa"]
+__all__ = ["COLOURS", "OverlaySamples", "overlay", "panel", "plot_roc", "plot_pd_fa"]
 
 COLOURS = {
     "detected": (0, 220, 0),
@@ -154,3 +160,47 @@ def plot_pd_fa(curve: dict, path: str | Path, title: str = "target-level Pd-Fa")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+class OverlaySamples(Metric):
+    """The first ``limit`` images of an evaluation, kept for the report's overlays; scores nothing.
+
+    ``samples`` holds dicts ``{'name', 'input', 'prob', 'mask'}`` of numpy arrays at each image's own
+    size: the normalised input (C, h, w), the probabilities and the 0/1 mask (h, w). Under DDP every
+    process keeps the first images of its own shard (the report is drawn by rank 0).
+
+    Args:
+        limit: how many images to keep.
+    """
+
+    uses_batch = True
+
+    def __init__(self, limit: int = 8):
+        super().__init__()
+        self.limit = int(limit)
+        self.samples: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.samples = []
+
+    @torch.no_grad()
+    def update(self, pred: Any, target: Any, batch: dict) -> None:
+        names = (batch.get("meta") or {}).get("names") or []
+        probs = pred if isinstance(pred, list) else list(pred.split(1))  # each (1, 1, h, w)
+        targets = target if isinstance(target, list) else list(target.split(1))
+        for i, (p, t) in enumerate(zip(probs, targets)):
+            if len(self.samples) >= self.limit:
+                return
+            h, w = p.shape[-2:]
+            self.samples.append(
+                {
+                    "name": names[i] if i < len(names) else f"item{len(self.samples)}",
+                    "input": batch["input"][i, :, :h, :w].float().cpu().numpy(),  # (C, h, w), normalised
+                    "prob": p[0, 0].float().cpu().numpy(),
+                    "mask": t[0, 0].cpu().numpy(),
+                }
+            )
+
+    def _compute(self) -> dict[str, float]:
+        return {}

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from toolkit.data import IMAGE_EXTENSIONS as FRAME_SUFFIXES
+from toolkit.data import read_image
 from toolkit.errors import ConfigError, DataError
 from toolkit.registry import DATASETS
 
@@ -43,7 +45,6 @@ __all__ = [
     "FRAME_SUFFIXES",
 ]
 
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _SPLITS = ("train", "val", "test")
 _AUGMENT_DEFAULTS = {"scale": (1.0, 1.15), "hflip": 0.5, "vflip": 0.0}
 
@@ -235,15 +236,8 @@ class FolderClips:
         return np.stack([self._read_frame(f) for f in self.clips[i][start : start + length]])
 
     def _read_frame(self, path: Path) -> np.ndarray:
-        from PIL import Image
-
-        with Image.open(path) as img:
-            if img.mode.startswith("I") or img.mode == "F":  # 16/32-bit grey: keep the precision
-                arr = np.asarray(img)
-                arr = arr.astype(np.float32) / (65535.0 if img.mode != "F" else 1.0)
-            else:
-                arr = to_unit_scale(np.asarray(img.convert("L" if self.channels == 1 else "RGB")))
-        return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (C, H, W)
+        # 8-bit frames / 255, 16-bit / 65535, float frames as stored (see toolkit.data.images)
+        return read_image(path, "grey_unit" if self.channels == 1 else "rgb_unit").transpose(2, 0, 1)  # (C, H, W)
 
 
 def open_clips(

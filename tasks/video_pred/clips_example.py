@@ -18,17 +18,19 @@ _base_ = ["simvp_tiny.py"]
 data = dict(
     _delete_=True,  # replaces the Moving MNIST settings instead of merging into them
     type="clips",
-    path=None,  # REQUIRED: file or folder (see above)
-    input_frames=5,
-    output_frames=5,
-    key=None,
+    path=None,  # REQUIRED: .npy/.npz file or folder of clip folders (see above)
+    input_frames=5,  # frames the model reads
+    output_frames=5,  # frames it predicts (must equal input_frames)
+    key=None,  # array name inside a multi-array .npz
     layout=None,  # None = guess; "NTCHW" or "NTHWC" for 5-D arrays
     channels=None,  # None = from the data; set it to have a mismatch reported
     image_size=None,  # (H, W) to resize every frame; needed when clip folders differ in size
     stride=None,  # one window per clip; N = a window every N frames of long clips
-    split_ratios=(0.8, 0.1, 0.1),
-    split_ranges=None,  # e.g. dict(train=(0, 800), val=(800, 900), test=(900, 1000))
-    seed=0,
-    normalise=True,
+    split_ratios=(0.8, 0.1, 0.1),  # seeded fractions of the clips for train / val / test
+    split_ranges=None,  # e.g. dict(train=(0, 800), val=(800, 900), test=(900, 1000)); wins over split_ratios
+    seed=0,  # seed of the shuffle behind split_ratios
+    normalise=True,  # per-channel mean / std of the training split (kept in the checkpoint)
+    stats_max_clips=1000,  # training clips (evenly spaced) read to compute those statistics
     augment=dict(scale=(1.0, 1.15), hflip=0.5, vflip=0.0),  # training only; None disables it
+    splits=None,  # per-split overrides, e.g. dict(test=dict(path="test.npy", split_ratios=None))
 )

@@ -1,13 +1,22 @@
 """The video prediction Task: clips in, future frames out.
 
 Datasets come from ``DATASETS`` by ``data.type`` (``moving_mnist`` generated on the fly, ``clips``
-for user data). A dataset may return normalised clips and expose ``stats = dict(mean=..., std=...)``
-computed on its training split; the Task stores those statistics with the checkpoint and
-de-normalises predictions and targets before metrics and pictures.
+for user data), with the keys of ``data.splits.<split>`` overriding the shared ones for that split.
+A dataset may return normalised clips and expose ``stats = dict(mean=..., std=...)`` computed on its
+training split; the Task stores those statistics with the checkpoint and de-normalises predictions
+and targets before metrics and pictures.
+
+Data-derived context: ``in_shape`` = (T_in, C, H, W) of a sample, offered to the model.
+
+Auxiliary losses: a model whose class sets ``has_aux_loss = True`` (PastNet) is called as
+``model(x, return_aux=True)`` in training and returns ``(pred, {name: scalar loss})``; their sum joins
+the objective and is logged as ``loss_aux``. The call goes through the wrapper's forward, so it holds
+under DDP and ``torch.compile``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,17 +25,19 @@ from torch import nn
 
 from toolkit.engine import Task
 from toolkit.errors import ConfigError
+from toolkit.metrics import MetricCollection
 from toolkit.metrics.video import VideoMetrics
-from toolkit.registry import DATASETS, MODELS, TASKS
+from toolkit.registry import DATASETS, TASKS
 
-__all__ = ["VideoPredTask"]
+__all__ = ["VideoPredTask", "CopyLastFrame"]
 
 
 @TASKS.register("video_pred")
 class VideoPredTask(Task):
     """Predict ``data.output_frames`` frames from ``data.input_frames`` frames.
 
-    Primary metric: MSE (OpenSTL definition, lower is better).
+    Primary metric: MSE (OpenSTL definition, lower is better). With ``eval.baseline`` (default on)
+    the copy-last-frame forecast is scored too, as ``copy_last_<metric>``.
     """
 
     primary_metric = "mse"
@@ -34,62 +45,55 @@ class VideoPredTask(Task):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        self.stats: dict | None = None
-        self.sample_shape: tuple[int, ...] | None = None
+        self.stats: dict | None = None  # per-channel mean/std of the training clips (saved with checkpoints)
+        self.sample_shape: tuple[int, ...] | None = None  # (T_in, C, H, W) of the first dataset built
 
     # ------------------------------------------------------------------ data
     def build_dataset(self, split: str):
-        data = dict(self.cfg.data)
-        for key in ("input_frames", "output_frames"):
-            if key not in data:
-                raise ConfigError(f"config key data.{key} is required for video prediction")
-        if data["input_frames"] != data["output_frames"]:
+        data = self.cfg.data
+        if data.get("input_frames") != data.get("output_frames"):
             # SimVP and PastNet fold time into channels and emit as many frames as they read
             raise ConfigError(
-                f"data.output_frames={data['output_frames']} must equal data.input_frames={data['input_frames']}: "
-                "the models predict as many frames as they read. Longer horizons: train with equal lengths, "
-                "then roll out with tools/infer.py --frames N"
+                f"data.output_frames={data.get('output_frames')} must equal data.input_frames="
+                f"{data.get('input_frames')}: the models predict as many frames as they read. Longer horizons: "
+                "train with equal lengths, then roll out with tools/infer.py --frames N"
             )
-        splits = data.pop("splits", None) or {}
-        data.update(splits.get(split, {}))  # per-split overrides, e.g. splits=dict(test=dict(num_clips=200))
-        kwargs: dict[str, Any] = {"split": split}
-        if split != "train" and self.stats is not None:
-            kwargs["stats"] = self.stats
-        ds = DATASETS.build(data, **kwargs)
+        spec = {k: v for k, v in data.items() if k != "splits"}
+        spec.update((data.get("splits") or {}).get(split) or {})  # e.g. splits=dict(test=dict(num_clips=200))
+        # the training statistics normalise the other splits (user clips only; Moving MNIST has none)
+        stats = {"stats": self.stats} if split != "train" and self.stats is not None else {}
+        ds = DATASETS.build(spec, split=split, **stats)
         if split == "train" and getattr(ds, "stats", None) is not None:
             self.stats = {k: np.asarray(v, dtype=np.float32).tolist() for k, v in ds.stats.items()}
         if self.sample_shape is None and len(ds) > 0:
             self.sample_shape = tuple(ds[0]["input"].shape)  # (T_in, C, H, W)
         return ds
 
-    def build_model(self) -> nn.Module:
-        if self.cfg.model.get("in_shape") is None:
-            if self.sample_shape is None:
-                raise ConfigError("model.in_shape is not set and no dataset was built to infer it from")
-            self.cfg.model["in_shape"] = self.sample_shape  # written back: the saved config shows it
-        elif self.sample_shape is not None and tuple(self.cfg.model.in_shape) != self.sample_shape:
-            raise ConfigError(
-                f"model.in_shape={tuple(self.cfg.model.in_shape)} but the data gives clips of {self.sample_shape} "
-                "(T_in, C, H, W); set model.in_shape=None to take it from the data"
-            )
-        return MODELS.build(self.cfg.model)
+    def context(self) -> dict[str, Any]:
+        return {} if self.sample_shape is None else {"in_shape": self.sample_shape}
+
+    def build_metrics(self) -> MetricCollection:
+        metrics = super().build_metrics()
+        if self.cfg.get_path("eval.baseline", True):
+            metrics.metrics["copy_last"] = CopyLastFrame(self.denormalise)
+        return metrics
 
     # ------------------------------------------------------------------ steps
     def train_step(self, model: nn.Module, batch: dict, loss_fn: nn.Module) -> dict[str, torch.Tensor]:
-        pred = model(batch["input"])
+        if _has_aux_loss(model):
+            pred, aux = model(batch["input"], return_aux=True)  # e.g. PastNet: {'vq': commitment loss}
+        else:
+            pred, aux = model(batch["input"]), {}
         out = loss_fn(pred, batch["target"])
-        aux = getattr(_unwrap(model), "aux_loss", None)  # e.g. PastNet's vector-quantiser loss
-        if aux is not None:
-            out["loss_aux"] = aux.detach()
-            out["loss"] = out["loss"] + aux
+        if aux:
+            total = sum(aux.values())
+            out["loss_aux"] = total.detach()
+            out["loss"] = out["loss"] + total
         return out
 
     def eval_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         pred = model(batch["input"])
-        target = self.denormalise(batch["target"].float())
-        if getattr(self, "_baseline", None) is not None:
-            self._baseline.add(self.baseline_prediction(batch), target)
-        return self.denormalise(pred.float()), target
+        return self.denormalise(pred.float()), self.denormalise(batch["target"].float())
 
     def denormalise(self, x: torch.Tensor) -> torch.Tensor:
         """Map a normalised (B, T, C, H, W) clip back to the data scale (identity without stats)."""
@@ -114,19 +118,7 @@ class VideoPredTask(Task):
                 pictures[f"sample{i}_anim"] = clip_animation(inputs[i], target[i], pred[i])
         return pictures
 
-    def build_metrics(self):
-        metrics = super().build_metrics()
-        self._baseline = _CopyLastFrame() if self.cfg.get_path("eval.baseline", True) else None
-        if self._baseline is not None:
-            metrics.metrics["copy_last"] = self._baseline
-        return metrics
-
-    def baseline_prediction(self, batch: dict) -> torch.Tensor:
-        """The trivial forecast every model must beat: the last input frame repeated, de-normalised."""
-        last = batch["input"][:, -1:]
-        return self.denormalise(last.expand(-1, batch["target"].shape[1], -1, -1, -1).float())
-
-    def format_results(self, results: dict[str, float]) -> str:
+    def format_results(self, results: dict[str, float], metrics: MetricCollection | None = None) -> str:
         rows = ["metric   model        copy-last-frame"]
         for key in ("mse", "mae", "ssim", "psnr"):
             if key in results:
@@ -149,23 +141,34 @@ class VideoPredTask(Task):
             self.stats = state["stats"]
 
 
-class _CopyLastFrame(VideoMetrics):
-    """Video metrics of the copy-last-input-frame forecast, reported as ``copy_last_<metric>``.
+class CopyLastFrame(VideoMetrics):
+    """Video metrics of the trivial forecast every model must beat: the last input frame repeated.
 
-    The Task feeds it in ``eval_step`` (it needs the inputs), so the collection's ``update`` is a no-op.
+    Reported as ``copy_last_<metric>``. The forecast is made from the batch's inputs and mapped to
+    the data scale with ``denormalise`` (the Task's), like the target it is compared with.
+
+    Args:
+        denormalise: maps a normalised (B, T, C, H, W) clip to the data scale.
     """
 
+    uses_batch = True
     higher_is_better = {f"copy_last_{k}": v for k, v in VideoMetrics.higher_is_better.items()}
 
-    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        pass
+    def __init__(self, denormalise: Callable[[torch.Tensor], torch.Tensor] = lambda x: x):
+        super().__init__()
+        self.denormalise = denormalise
 
-    def add(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        super().update(pred, target)
+    def update(self, pred: torch.Tensor, target: torch.Tensor, batch: dict) -> None:
+        last = batch["input"][:, -1:].float()  # (B, 1, C, H, W)
+        forecast = last.expand(-1, target.shape[1], -1, -1, -1)  # (B, T_out, C, H, W)
+        super().update(self.denormalise(forecast), target)
 
     def _compute(self) -> dict[str, float]:
         return {f"copy_last_{k}": v for k, v in super()._compute().items()}
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return getattr(model, "module", model)
+def _has_aux_loss(model: nn.Module) -> bool:
+    """Whether the model (possibly inside DDP; ``torch.compile`` forwards attributes) returns auxiliary losses."""
+    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    return bool(getattr(model, "has_aux_loss", False))

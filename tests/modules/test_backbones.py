@@ -1,4 +1,4 @@
-"""Every BACKBONES entry returns the declared channels and strides; published sizes hold."""
+"""Every BACKBONES entry returns the declared channels and strides; published sizes hold; the U-Net decoder fits any."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from toolkit.errors import ConfigError, DataError
 from toolkit.modules.attention import ATTENTION
-from toolkit.modules.backbones import BACKBONES
+from toolkit.modules.backbones import BACKBONES, UNetDecoder, UNetEncoder
 
 # smallest useful setting of every entry (the paper-sized ones are only counted, not run)
 SMALL = {
@@ -15,7 +15,7 @@ SMALL = {
     "resnet18": dict(base_channels=8),
     "resnet34": dict(base_channels=4),
     "resnet50": dict(base_channels=4),
-    "unet": dict(base_channels=4, num_levels=4),
+    "unet": dict(channels=(4, 8, 16, 32)),
     "convnext": dict(depths=(1, 1, 1, 1), channels=(8, 16, 24, 32)),
     "convnext_tiny": dict(),
 }
@@ -76,6 +76,34 @@ def test_resnet_small_stems(stem_stride):
 
 
 def test_unet_odd_input_keeps_full_resolution():
-    m = BACKBONES.build(dict(type="unet", in_channels=1, base_channels=4, num_levels=3, attn="coord"))
+    m = BACKBONES.build(dict(type="unet", in_channels=1, channels=(4, 8, 16), attn="coord"))
     feats = m(torch.randn(1, 1, 37, 41))
     assert [tuple(f.shape) for f in feats] == [(1, 4, 37, 41), (1, 8, 18, 20), (1, 16, 9, 10)]
+    decoded = UNetDecoder(m.out_channels)(feats)
+    assert [f.shape for f in decoded] == [f.shape for f in feats]
+
+
+def test_unet_paper_layout_size():
+    # Ronneberger et al., Fig. 1: 1 input channel, widths 64-1024, 2x2 up-convolutions, a 1x1 conv to 2 classes, no norm
+    enc = UNetEncoder(in_channels=1, norm_layer="none")
+    dec = UNetDecoder(enc.out_channels, upsample="deconv", norm_layer="none")
+    w = [1, 64, 128, 256, 512, 1024]
+    convs = sum(9 * w[i] * w[i + 1] + w[i + 1] + 9 * w[i + 1] ** 2 + w[i + 1] for i in range(5))  # encoder
+    convs += sum(4 * w[i + 1] * w[i] + w[i] + 9 * 2 * w[i] * w[i] + w[i] + 9 * w[i] ** 2 + w[i] for i in range(1, 5))
+    assert _n(enc) + _n(dec) == convs
+    assert _n(enc) + _n(dec) + 64 * 2 + 2 == 31_030_658  # about 31.0M with the 2-class head
+
+
+@pytest.mark.parametrize("upsample", ["deconv", "bilinear"])
+@pytest.mark.parametrize("name", ["resnet18", "convnext"])
+def test_unet_decoder_on_other_pyramids(name, upsample):
+    m = BACKBONES.build(dict(type=name, **SMALL[name]))
+    dec = UNetDecoder(m.out_channels, upsample=upsample, attn="se")
+    x = torch.randn(2, 3, 45, 61, requires_grad=True)  # odd sizes: ResNet rounds up, ConvNeXt down
+    feats = m(x)
+    out = dec(feats)
+    assert [f.shape for f in out] == [f.shape for f in feats]
+    out[0].mean().backward()
+    assert all(p.grad is not None for p in dec.parameters())
+    with pytest.raises(ConfigError, match="'deconv' or 'bilinear'"):
+        UNetDecoder(m.out_channels, upsample="nearest")

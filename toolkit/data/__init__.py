@@ -1,3 +1,20 @@
-"""Data helpers shared by the tasks: image resizing, readers and augmentation utilities."""
+"""Data helpers shared by the tasks: image files, padding to a size multiple and MATLAB-style resizing.
 
-__all__: list[str] = []
+The input-shape check that goes with these lives in :mod:`toolkit.modules.shape` (``check_shape``): layers
+and backbones use it too and may not import this package. It is deliberately not re-exported here, so
+that reading an image never imports (and depends on) every module of ``toolkit.modules``.
+"""
+
+from toolkit.data.images import IMAGE_EXTENSIONS, IMAGE_MODES, list_images, read_image
+from toolkit.data.padding import PAD_MODES, crop_to, pad_to, pad_to_multiple
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "IMAGE_MODES",
+    "list_images",
+    "read_image",
+    "PAD_MODES",
+    "pad_to",
+    "pad_to_multiple",
+    "crop_to",
+]

@@ -1,6 +1,6 @@
 """Layers, attention blocks, backbones and shared operators used by the task models."""
 
-from toolkit.modules import attention, backbones, blocks, edge, window_attention
+from toolkit.modules import attention, backbones, blocks
 from toolkit.modules.attention import build_attention
 from toolkit.modules.layers import ConvNormAct, DropPath, LayerNorm2d, make_act, make_norm
 from toolkit.modules.quantize import VectorQuantizer, VQOutput
@@ -10,8 +10,6 @@ __all__ = [
     "attention",
     "backbones",
     "blocks",
-    "edge",
-    "window_attention",
     "build_attention",
     "ConvNormAct",
     "DropPath",

@@ -28,7 +28,7 @@ class AFNO2d(nn.Module):
     Args:
         channels: token width C; must be divisible by ``num_blocks``.
         num_blocks: blocks of the block-diagonal complex weights (4 in PastNet, 8 in the AFNO paper).
-        hidden_factor: width multiplier of the hidden layer of the complex MLP (1 in both papers).
+        mlp_ratio: width multiplier of the hidden layer of the complex MLP (``hidden_size_factor``, 1 in both papers).
         softshrink: soft-shrink threshold on the real and imaginary parts of the output spectrum;
             0 disables it (PastNet's default; the AFNO paper uses 0.01).
         bias: add a 1x1 convolution of the input to the output (the released PastNet's
@@ -45,7 +45,7 @@ class AFNO2d(nn.Module):
         channels: int,
         *,
         num_blocks: int = 4,
-        hidden_factor: int = 1,
+        mlp_ratio: float = 1.0,
         softshrink: float = 0.0,
         bias: bool = False,
         init_scale: float = 0.02,
@@ -56,7 +56,7 @@ class AFNO2d(nn.Module):
         self.channels, self.num_blocks = channels, num_blocks
         self.softshrink = float(softshrink)
         block = channels // num_blocks
-        hidden = block * hidden_factor
+        hidden = int(block * mlp_ratio)
         # index 0 holds the real part, index 1 the imaginary part of each complex weight
         self.w1 = nn.Parameter(init_scale * torch.randn(2, num_blocks, block, hidden))
         self.b1 = nn.Parameter(init_scale * torch.randn(2, num_blocks, hidden))

@@ -8,6 +8,5 @@ data = dict(
     num_digits=1,
     image_size=32,
     digit_size=14,
-    step=0.1,
     splits=dict(train=dict(num_clips=2000), val=dict(num_clips=64), test=dict(num_clips=256)),
 )

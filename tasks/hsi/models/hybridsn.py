@@ -16,6 +16,7 @@ from torch import nn
 
 from toolkit.modules.attention import build_attention
 from toolkit.modules.layers import make_act
+from toolkit.modules.shape import check_shape
 from toolkit.registry import MODELS
 
 __all__ = ["HybridSN"]
@@ -82,9 +83,7 @@ class HybridSN(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 5 or x.shape[1] != 1 or x.shape[2] != self.in_channels or x.shape[-2:] != (self.window,) * 2:
-            expected = f"(B, 1, {self.in_channels}, {self.window}, {self.window})"
-            raise ValueError(f"HybridSN expects patches {expected}, got {tuple(x.shape)}")
+        check_shape(x, ("B", 1, self.in_channels, self.window, self.window), "hybridsn")
         x = self.conv3d(x)  # (B, 32, D', S', S')
         x = x.flatten(1, 2)  # (B, 32*D', S', S')
         x = self.attn(self.conv2d(x))  # (B, 64, S'-2, S'-2)

@@ -14,6 +14,7 @@ from torch import nn
 
 from toolkit.modules.attention import build_attention
 from toolkit.modules.layers import ConvNormAct, make_act
+from toolkit.modules.shape import check_shape
 from toolkit.registry import MODELS
 
 __all__ = ["HSILiteNet"]
@@ -71,10 +72,9 @@ class HSILiteNet(nn.Module):
         self.classifier = nn.Linear(hidden_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 5 or x.shape[1] != 1 or x.shape[2] != self.in_channels:
-            raise ValueError(f"HSILiteNet expects patches (B, 1, {self.in_channels}, S, S), got {tuple(x.shape)}")
-        if self.window is not None and x.shape[-2:] != (self.window,) * 2:
-            raise ValueError(f"HSILiteNet was built for window {self.window}, got patches {tuple(x.shape)}")
+        check_shape(x, ("B", 1, self.in_channels, "S", "S"), "hsi_lite")
+        if self.window is not None:  # built for one window size
+            check_shape(x, ("B", 1, self.in_channels, self.window, self.window), "hsi_lite")
         x = self.conv3d(x)  # (B, C3, D', S, S)
         x = x.flatten(1, 2)  # (B, C3*D', S, S)
         x = self.attn(self.conv2d(x))  # (B, hidden, S, S)

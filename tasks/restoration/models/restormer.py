@@ -10,7 +10,7 @@ channels between levels with a 3x3 convolution to C/2 and pixel-unshuffle, and g
 and reduce them with a 1x1 convolution; level 1 keeps the concatenated 2C channels, as do the
 refinement blocks. A 3x3 convolution to the image and a global residual give the output.
 The published model (C = 48, blocks [4, 6, 6, 8], heads [1, 2, 4, 8], 4 refinement blocks,
-expansion 2.66, no biases, LayerNorm with bias) has 26.13M parameters.
+GDFN expansion factor 2.66, no biases, LayerNorm with bias) has 26.13M parameters.
 
 The attention slot of every block is an ``attn`` config field (default ``'mdta'``); the host
 passes each level's head count to any attention block that takes ``num_heads``.
@@ -18,7 +18,6 @@ passes each level's head count to any attention block that takes ``num_heads``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from toolkit.errors import ConfigError, DataError
 from toolkit.modules.attention import ATTENTION, build_attention
 from toolkit.modules.gdfn import GDFN
 from toolkit.modules.layers import LayerNorm2d
+from toolkit.modules.shape import check_shape
 from toolkit.registry import MODELS
 
 __all__ = ["Restormer", "RestormerBlock", "BiasFreeLayerNorm2d"]
@@ -64,9 +64,7 @@ def _attention(spec: Any, channels: int, num_heads: int) -> nn.Module:
     """Build the attention slot, passing the level's head count to blocks that take ``num_heads``."""
     name = spec if isinstance(spec, str) else (spec or {}).get("type")
     if name not in (None, "none") and name in ATTENTION:
-        params = inspect.signature(ATTENTION.get(name)).parameters
-        if "num_heads" in params and not (isinstance(spec, dict) and "num_heads" in spec):
-            spec = {"type": name, **(dict(spec) if isinstance(spec, dict) else {}), "num_heads": num_heads}
+        spec = ATTENTION.resolve(spec, offer={"num_heads": num_heads})  # only blocks that take heads get them
     return build_attention(spec, channels)
 
 
@@ -76,7 +74,7 @@ class RestormerBlock(nn.Module):
     Args:
         channels: feature width C.
         num_heads: heads passed to the attention block when it takes them.
-        expansion: GDFN hidden width factor.
+        mlp_ratio: GDFN hidden width factor (the paper's expansion factor).
         bias: biases in the GDFN convolutions.
         norm_layer: ``'ln2d'`` (with bias) or ``'ln2d_bias_free'``.
         attn: attention spec (default MDTA).
@@ -91,7 +89,7 @@ class RestormerBlock(nn.Module):
         channels: int,
         *,
         num_heads: int = 1,
-        expansion: float = 2.66,
+        mlp_ratio: float = 2.66,
         bias: bool = False,
         norm_layer: str = "ln2d",
         attn: Any = "mdta",
@@ -100,7 +98,7 @@ class RestormerBlock(nn.Module):
         self.norm1 = _norm(norm_layer, channels)
         self.attn = _attention(attn, channels, num_heads)
         self.norm2 = _norm(norm_layer, channels)
-        self.ffn = GDFN(channels, expansion=expansion, bias=bias)
+        self.ffn = GDFN(channels, mlp_ratio=mlp_ratio, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -127,8 +125,8 @@ class Restormer(nn.Module):
         channels: width C of level 1 (levels 2-4 use 2C, 4C, 8C).
         num_blocks: transformer blocks of levels 1-4 (the latent level is the 4th).
         num_refinement_blocks: blocks after decoder level 1.
-        heads: attention heads of levels 1-4 (refinement uses level 1's).
-        expansion: GDFN expansion factor.
+        num_heads: attention heads of levels 1-4 (refinement uses level 1's).
+        mlp_ratio: GDFN hidden width factor (the paper's expansion factor, 2.66).
         bias: biases in the 1x1 reduction, attention, GDFN and output convolutions.
         norm_layer: ``'ln2d'`` (the paper's 'WithBias') or ``'ln2d_bias_free'``.
         attn: attention spec of every block (default ``'mdta'``).
@@ -147,45 +145,44 @@ class Restormer(nn.Module):
         channels: int = 48,
         num_blocks: Sequence[int] = (4, 6, 6, 8),
         num_refinement_blocks: int = 4,
-        heads: Sequence[int] = (1, 2, 4, 8),
-        expansion: float = 2.66,
+        num_heads: Sequence[int] = (1, 2, 4, 8),
+        mlp_ratio: float = 2.66,
         bias: bool = False,
         norm_layer: str = "ln2d",
         attn: Any = "mdta",
     ):
         super().__init__()
-        if len(num_blocks) != 4 or len(heads) != 4:
-            raise ConfigError(f"restormer: num_blocks and heads need 4 entries, got {num_blocks} and {heads}")
+        if len(num_blocks) != 4 or len(num_heads) != 4:
+            raise ConfigError(f"restormer: num_blocks and num_heads need 4 entries, got {num_blocks} and {num_heads}")
         out_channels = out_channels or in_channels
         self.in_channels, self.out_channels = in_channels, out_channels
         c = channels
 
         def stage(width: int, n: int, h: int) -> nn.Sequential:
-            kw = dict(num_heads=h, expansion=expansion, bias=bias, norm_layer=norm_layer, attn=attn)
+            kw = dict(num_heads=h, mlp_ratio=mlp_ratio, bias=bias, norm_layer=norm_layer, attn=attn)
             return nn.Sequential(*[RestormerBlock(width, **kw) for _ in range(n)])
 
         self.patch_embed = nn.Conv2d(in_channels, c, 3, padding=1, bias=False)
-        self.encoder1 = stage(c, num_blocks[0], heads[0])
+        self.encoder1 = stage(c, num_blocks[0], num_heads[0])
         self.down1_2 = _down(c)
-        self.encoder2 = stage(2 * c, num_blocks[1], heads[1])
+        self.encoder2 = stage(2 * c, num_blocks[1], num_heads[1])
         self.down2_3 = _down(2 * c)
-        self.encoder3 = stage(4 * c, num_blocks[2], heads[2])
+        self.encoder3 = stage(4 * c, num_blocks[2], num_heads[2])
         self.down3_4 = _down(4 * c)
-        self.latent = stage(8 * c, num_blocks[3], heads[3])
+        self.latent = stage(8 * c, num_blocks[3], num_heads[3])
         self.up4_3 = _up(8 * c)
         self.reduce3 = nn.Conv2d(8 * c, 4 * c, 1, bias=bias)
-        self.decoder3 = stage(4 * c, num_blocks[2], heads[2])
+        self.decoder3 = stage(4 * c, num_blocks[2], num_heads[2])
         self.up3_2 = _up(4 * c)
         self.reduce2 = nn.Conv2d(4 * c, 2 * c, 1, bias=bias)
-        self.decoder2 = stage(2 * c, num_blocks[1], heads[1])
+        self.decoder2 = stage(2 * c, num_blocks[1], num_heads[1])
         self.up2_1 = _up(2 * c)
-        self.decoder1 = stage(2 * c, num_blocks[0], heads[0])
-        self.refinement = stage(2 * c, num_refinement_blocks, heads[0])
+        self.decoder1 = stage(2 * c, num_blocks[0], num_heads[0])
+        self.refinement = stage(2 * c, num_refinement_blocks, num_heads[0])
         self.output = nn.Conv2d(2 * c, out_channels, 3, padding=1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise DataError(f"Restormer expects input (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        check_shape(x, ("B", self.in_channels, "H", "W"), "restormer")
         if x.shape[-2] % self.size_multiple or x.shape[-1] % self.size_multiple:
             raise DataError(
                 f"Restormer needs H and W divisible by {self.size_multiple}, got {tuple(x.shape[-2:])}; "

@@ -20,25 +20,25 @@ from typing import Any
 import torch
 from torch import nn
 
-from toolkit.errors import DataError
 from toolkit.modules.attention import build_attention
 from toolkit.modules.layers import LayerNorm2d, make_act
+from toolkit.modules.shape import check_shape
 from toolkit.registry import MODELS
 
 __all__ = ["SAFMN", "SAFMBlock", "ConvChannelMixer"]
 
 
 class ConvChannelMixer(nn.Module):
-    """CCM: 3x3 convolution to ``C * expansion`` channels, activation, 1x1 convolution back to C.
+    """CCM: 3x3 convolution to ``C * mlp_ratio`` channels, activation, 1x1 convolution back to C.
 
     Shape:
         - Input: (B, C, H, W)
         - Output: (B, C, H, W)
     """
 
-    def __init__(self, channels: int, *, expansion: float = 2.0, act_layer: str = "gelu"):
+    def __init__(self, channels: int, *, mlp_ratio: float = 2.0, act_layer: str = "gelu"):
         super().__init__()
-        hidden = int(channels * expansion)
+        hidden = int(channels * mlp_ratio)
         self.body = nn.Sequential(
             nn.Conv2d(channels, hidden, 3, padding=1), make_act(act_layer), nn.Conv2d(hidden, channels, 1)
         )
@@ -53,20 +53,20 @@ class SAFMBlock(nn.Module):
     Args:
         channels: feature width C.
         attn: attention spec for the modulation slot (default SAFM).
-        expansion: CCM hidden width factor (paper: 2).
+        mlp_ratio: CCM hidden width factor (paper: 2).
 
     Shape:
         - Input: (B, C, H, W)
         - Output: (B, C, H, W)
     """
 
-    def __init__(self, channels: int, *, attn: Any = "safm", expansion: float = 2.0):
+    def __init__(self, channels: int, *, attn: Any = "safm", mlp_ratio: float = 2.0):
         super().__init__()
         # NOTE: eps 1e-6 as in the authors' channels-first LayerNorm (the toolkit's LayerNorm2d default).
         self.norm1 = LayerNorm2d(channels)
         self.attn = build_attention(attn, channels)
         self.norm2 = LayerNorm2d(channels)
-        self.ccm = ConvChannelMixer(channels, expansion=expansion)
+        self.ccm = ConvChannelMixer(channels, mlp_ratio=mlp_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -83,7 +83,7 @@ class SAFMN(nn.Module):
         channels: feature width C (paper: 36; SAFMN-L uses 128).
         num_blocks: number of blocks N (paper: 8; SAFMN-L uses 16).
         upscale: super-resolution factor s (1 gives a same-size restoration network).
-        expansion: CCM hidden width factor (paper: 2).
+        mlp_ratio: CCM hidden width factor (paper: 2).
         attn: attention spec of the blocks' modulation slot (``'safm'``; ``None`` disables it).
 
     Shape:
@@ -100,7 +100,7 @@ class SAFMN(nn.Module):
         channels: int = 36,
         num_blocks: int = 8,
         upscale: int = 4,
-        expansion: float = 2.0,
+        mlp_ratio: float = 2.0,
         attn: Any = "safm",
     ):
         super().__init__()
@@ -108,15 +108,14 @@ class SAFMN(nn.Module):
         self.in_channels = in_channels
         self.upscale = upscale
         self.to_feat = nn.Conv2d(in_channels, channels, 3, padding=1)
-        self.feats = nn.Sequential(*[SAFMBlock(channels, attn=attn, expansion=expansion) for _ in range(num_blocks)])
+        self.feats = nn.Sequential(*[SAFMBlock(channels, attn=attn, mlp_ratio=mlp_ratio) for _ in range(num_blocks)])
         self.to_img = nn.Sequential(
             nn.Conv2d(channels, out_channels * upscale**2, 3, padding=1),
             nn.PixelShuffle(upscale),  # (B, out, H*s, W*s)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise DataError(f"SAFMN expects input (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        check_shape(x, ("B", self.in_channels, "H", "W"), "safmn")
         feat = self.to_feat(x)  # (B, C, H, W)
         feat = self.feats(feat) + feat
         return self.to_img(feat)

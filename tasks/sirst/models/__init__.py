@@ -1,8 +1,8 @@
 """SIRST models, registered in ``MODELS``: ``dnanet``, ``acm`` and ``unet``."""
 
-from .acm import ACM, AsymBiFusion
-from .blocks import DoubleConv, ResidualBlock, make_stage
-from .dnanet import DNANet
-from .unet import UNet
+from tasks.sirst.models.acm import ACM, AsymBiFusion
+from tasks.sirst.models.blocks import ResidualBlock, make_stage
+from tasks.sirst.models.dnanet import DNANet
+from tasks.sirst.models.unet import UNet
 
-__all__ = ["ACM", "AsymBiFusion", "DNANet", "DoubleConv", "ResidualBlock", "UNet", "make_stage"]
+__all__ = ["ACM", "AsymBiFusion", "DNANet", "ResidualBlock", "UNet", "make_stage"]

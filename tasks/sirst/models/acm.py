@@ -29,11 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tasks.sirst.models.blocks import check_input, make_stage
 from toolkit.errors import ConfigError
 from toolkit.modules import ConvNormAct
 from toolkit.registry import MODELS
-
-from .blocks import check_input, make_stage
 
 __all__ = ["ACM", "AsymBiFusion"]
 

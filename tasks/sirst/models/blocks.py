@@ -1,4 +1,4 @@
-"""Building blocks shared by the SIRST models: residual and double-conv blocks with an attention slot.
+"""Building blocks shared by the SIRST models: a residual block with an attention slot, and helpers.
 
 The residual block is the basic block of He et al., "Deep Residual Learning for Image Recognition"
 (CVPR 2016), with a re-weighting slot between the second norm and the residual sum. With
@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from toolkit.errors import DataError
 from toolkit.modules import ConvNormAct, build_attention, make_act
+from toolkit.modules.shape import check_shape
 
-__all__ = ["ResidualBlock", "DoubleConv", "make_stage", "resize_to", "check_input"]
+__all__ = ["ResidualBlock", "make_stage", "resize_to", "check_input"]
 
 
 class ResidualBlock(nn.Module):
@@ -66,24 +66,6 @@ class ResidualBlock(nn.Module):
         return self.act(self.attn(self.conv2(self.conv1(x))) + self.shortcut(x))
 
 
-class DoubleConv(nn.Sequential):
-    """U-Net's two conv3x3-norm-act layers, followed by an attention re-weighting.
-
-    Shape:
-        - Input: (B, in_channels, H, W)
-        - Output: (B, out_channels, H, W)
-    """
-
-    def __init__(
-        self, in_channels: int, out_channels: int, *, attn: Any = None, norm_layer: str = "bn", act_layer: str = "relu"
-    ):
-        super().__init__(
-            ConvNormAct(in_channels, out_channels, 3, norm_layer=norm_layer, act_layer=act_layer),
-            ConvNormAct(out_channels, out_channels, 3, norm_layer=norm_layer, act_layer=act_layer),
-            build_attention(attn, out_channels),
-        )
-
-
 def make_stage(
     in_channels: int, out_channels: int, num_blocks: int, *, stride: int = 1, **block_kw: Any
 ) -> nn.Sequential:
@@ -102,8 +84,5 @@ def resize_to(x: torch.Tensor, ref: torch.Tensor, align_corners: bool = True) ->
 
 def check_input(model: nn.Module, x: torch.Tensor, in_channels: int) -> None:
     """Raise one clear error when the input is not (B, in_channels, H, W)."""
-    if x.ndim != 4 or x.shape[1] != in_channels:
-        raise DataError(
-            f"{type(model).__name__} expects input of shape (B, {in_channels}, H, W), got {tuple(x.shape)}; "
-            "set data.color ('grey' = 1 channel, 'rgb' = 3) to match model.in_channels"
-        )
+    hint = "set data.color ('grey' = 1 channel, 'rgb' = 3) to match model.in_channels"
+    check_shape(x, ("B", in_channels, "H", "W"), type(model).__name__, hint=hint)

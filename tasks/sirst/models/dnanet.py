@@ -25,9 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from tasks.sirst.models.blocks import check_input, make_stage, resize_to
 from toolkit.registry import MODELS
-
-from .blocks import check_input, make_stage, resize_to
 
 __all__ = ["DNANet"]
 

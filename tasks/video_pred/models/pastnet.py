@@ -17,10 +17,12 @@ encoder channels, 4 residual layers of 32 channels) the model has 16,432,790 tra
 the released model counts 16,498,326 (about 16.5M) because it keeps its codebook and EMA sums
 (2 x 512 x 64 = 65,536 numbers) as ``nn.Parameter``s, which are buffers here.
 
-VQ loss: :meth:`PastNet.forward` returns the prediction and stores the quantiser's commitment loss,
-times ``vq_loss_weight``, in ``self.aux_loss`` (a scalar tensor, ``None`` when the weight is 0). The
-video task's ``train_step`` adds ``aux_loss`` of the (unwrapped) model to the objective and logs it
-as ``loss_aux``. The codebook perplexity and usage of the last batch are kept in ``self.vq_stats``.
+VQ loss: ``PastNet.forward(x, return_aux=True)`` returns ``(prediction, {'vq': loss})``, the
+quantiser's commitment loss times ``vq_loss_weight`` (an empty dict when the weight is 0); a plain
+``forward(x)`` returns the prediction only. The class declares ``has_aux_loss = True``, so the video
+task's ``train_step`` asks for the losses (through any DDP / ``torch.compile`` wrapper), adds them to
+the objective and logs them as ``loss_aux``. The codebook perplexity and usage of the last batch are
+kept in ``self.vq_stats`` (diagnostics only).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from toolkit.errors import ConfigError
 from toolkit.modules.inception import InceptionUNet
 from toolkit.modules.layers import LayerNorm2d
 from toolkit.modules.quantize import VectorQuantizer
+from toolkit.modules.shape import check_shape
 from toolkit.modules.spectral import FourierBlock
 from toolkit.registry import MODELS
 
@@ -195,14 +198,22 @@ class PastNet(nn.Module):
         hid_T, N_T: Inception U-Net width and blocks per side (256, 8). kernel_sizes, groups:
             its Inception kernels and groups ((3, 5, 7, 11), 8).
         attn: attention spec applied after every Inception block (``None`` = the paper's model).
-        vq_loss_weight: weight of the quantiser loss in ``self.aux_loss``; 0 drops it, as the
-            released code does.
+        vq_loss_weight: weight of the quantiser loss returned by ``forward(x, return_aux=True)``;
+            0 drops it, as the released code does.
 
     Shape:
         - Input: (B, T_in, C, H, W)
         - Output: (B, T_in, C, H, W)
     """
 
+    has_aux_loss = True  # forward(x, return_aux=True) -> (pred, {'vq': loss}); see the module docstring
+
+    # NOTE: hid_T, N_T keep the names of PastNet's released code (from SimVP / OpenSTL) and hid_S, its
+    # `num_hiddens`, SimVP's, instead of the toolkit's vocabulary (hidden_channels, num_layers): as in
+    # SimVP, published settings are copied without translation and each option has one name.
+    # NOTE: no OpenSTL initialisation here (OpenSTL has no PastNet). The released FPG branch draws its
+    # Linear layers (the Fourier block's MLP) from trunc_normal_(std=0.02) with zero biases; the MLP
+    # here is two 1x1 convolutions with PyTorch's default initialisation.
     def __init__(
         self,
         in_shape: tuple[int, int, int, int],
@@ -261,12 +272,12 @@ class PastNet(nn.Module):
         )
         self.translator = InceptionUNet(T * code_dim, hid_T, N_T, kernel_sizes=kernel_sizes, groups=groups, attn=attn)
         self.decoder = VQDecoder(code_dim, hid_S, C, res_layers=res_layers, res_channels=res_channels)
-        self.aux_loss: torch.Tensor | None = None
         self.vq_stats: dict[str, torch.Tensor] = {}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 5 or tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"PastNet expects input (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
+    def forward(
+        self, x: torch.Tensor, return_aux: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        check_shape(x, ("B", *self.in_shape), "pastnet")
         B, T, C, H, W = x.shape
         frames = x.reshape(B * T, C, H, W)  # (B*T, C, H, W)
         physics = self.fpg(frames)  # (B*T, C, H, W)
@@ -274,8 +285,10 @@ class PastNet(nn.Module):
         _, D, h, w = vq.quantized.shape
         z = self.translator(vq.quantized.reshape(B, T * D, h, w))  # (B, T*D, h, w)
         y = self.decoder(z.reshape(B * T, D, h, w)) + physics  # (B*T, C, H, W)
+        self.vq_stats = {"perplexity": vq.perplexity.detach(), "usage": vq.usage.detach()}
+        y = y.reshape(B, T, C, H, W)
+        if not return_aux:
+            return y
         # NOTE: the released code computes the commitment loss and drops it, so its encoder is
         # trained only through the straight-through gradient; here it joins the objective by default.
-        self.aux_loss = self.vq_loss_weight * vq.loss if self.vq_loss_weight > 0 else None
-        self.vq_stats = {"perplexity": vq.perplexity.detach(), "usage": vq.usage.detach()}
-        return y.reshape(B, T, C, H, W)
+        return y, ({"vq": self.vq_loss_weight * vq.loss} if self.vq_loss_weight > 0 else {})

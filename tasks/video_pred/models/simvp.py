@@ -6,10 +6,18 @@
 
 At the Moving MNIST setting (input 10x1x64x64, hid_S=64, hid_T=512, N_S=4, N_T=8) the models have
 57.95M (IncepU) and 46.77M (gSTA) parameters, the published sizes; ``tests`` check both.
+
+Initialisation (``init``): ``'openstl'`` (default) as OpenSTL (Tan et al., "OpenSTL: A Comprehensive
+Benchmark of Spatio-Temporal Predictive Learning", NeurIPS 2023 Datasets and Benchmarks), whose
+encoder/decoder layout this model has: encoder/decoder convolutions from ``trunc_normal_(std=0.02)``
+with zero biases, and in the gSTA blocks convolutions from N(0, 2 / fan_out) with zero biases;
+the readout and the IncepU translator keep PyTorch's defaults there. ``'torch'``: PyTorch's defaults
+everywhere, as in the original SimVP v1 release.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -18,6 +26,7 @@ from torch import nn
 from toolkit.errors import ConfigError
 from toolkit.modules import DropPath, build_attention
 from toolkit.modules.inception import InceptionUNet
+from toolkit.modules.shape import check_shape
 from toolkit.registry import MODELS
 
 __all__ = ["SimVP", "SpatialEncoder", "SpatialDecoder", "GSTATranslator"]
@@ -167,12 +176,17 @@ class SimVP(nn.Module):
         attn: attention spec inside the translator blocks. For ``gsta`` it is the block's spatial
             attention (``None`` there means the paper's ``'gsta'``); for ``incepu`` it is applied
             after every Inception block (``None`` = the paper's model).
+        init: ``'openstl'`` (OpenSTL's initialisation, see the module docstring) or ``'torch'``.
 
     Shape:
         - Input: (B, T_in, C, H, W)
         - Output: (B, out_frames, C, H, W)
     """
 
+    # NOTE: hid_S, hid_T, N_S, N_T keep OpenSTL's names instead of the toolkit's vocabulary
+    # (hidden_channels, num_layers): they are how SimVP's papers, tables and OpenSTL configs state a
+    # setting, so a published config is copied without translation, and one name each (no aliases)
+    # keeps `--set model.hid_S=...` and the resolved config in the run folder unambiguous.
     def __init__(
         self,
         in_shape: tuple[int, int, int, int],
@@ -187,10 +201,13 @@ class SimVP(nn.Module):
         mlp_ratio: float = 8.0,
         drop_path: float = 0.0,
         attn: Any = None,
+        init: str = "openstl",
     ):
         super().__init__()
         if in_shape is None or len(in_shape) != 4:
             raise ConfigError(f"model.in_shape must be (T, C, H, W), got {in_shape!r}")
+        if init not in ("openstl", "torch"):
+            raise ConfigError(f"model.init must be 'openstl' or 'torch', got {init!r}")
         T, C, H, W = (int(v) for v in in_shape)
         scale = 2 ** (N_S // 2)
         if H % scale or W % scale:
@@ -212,10 +229,29 @@ class SimVP(nn.Module):
             )
         else:
             raise ConfigError(f"model.translator must be 'incepu' or 'gsta', got {translator!r}")
+        if init == "openstl":
+            self._init_openstl()
+
+    def _init_openstl(self) -> None:
+        # NOTE: OpenSTL's default, not the original SimVP v1 release's (PyTorch defaults, init='torch').
+        # Its trunc_normal_ (timm's, like torch's) cuts at a=-2, b=2 in absolute value, i.e. at 100 std
+        # for std 0.02: in effect a plain N(0, 0.02^2), not a cut at 2 std, and so is this one.
+        for layer in [*self.encoder.layers, *self.decoder.layers]:
+            for m in layer.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.trunc_normal_(m.weight, std=0.02, a=-2.0, b=2.0)
+                    nn.init.zeros_(m.bias)
+        for block in self.translator.modules():
+            if isinstance(block, _GSTABlock):  # attention included, as OpenSTL's GASubBlock initialises its own
+                for m in block.modules():
+                    if isinstance(m, nn.Conv2d):
+                        fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+                        nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+                        if m.bias is not None:
+                            nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 5 or tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"SimVP expects input (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
+        check_shape(x, ("B", *self.in_shape), "simvp")
         B, T, C, H, W = x.shape
         z, skip = self.encoder(x.reshape(B * T, C, H, W))  # (B*T, hid_S, h, w), (B*T, hid_S, H, W)
         _, c, h, w = z.shape

@@ -1,6 +1,8 @@
 """The hsi Task: config handling, bad input, state, report files, and a short end-to-end run."""
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,8 @@ import torch
 
 from tasks.hsi.task import HSITask
 from toolkit.config import load_config
-from toolkit.errors import CheckpointError, ConfigError, DataError
+from toolkit.engine import eval_loader, evaluate, load_for_eval
+from toolkit.errors import CheckpointError, ConfigError, DataError, RegistryError
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tasks" / "hsi" / "hybridsn_tiny.py"
@@ -18,6 +21,29 @@ TINY = ROOT / "tasks" / "hsi" / "hybridsn_tiny.py"
 
 def _task(*overrides):
     return HSITask(load_config(TINY, list(overrides)))
+
+
+def _tool(name: str):
+    """Load ``tools/<name>.py`` as a module (tools/ is a folder of scripts, not a package)."""
+    tools = str(ROOT / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    spec = importlib.util.spec_from_file_location(f"tools_{name}_under_hsi_test", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short tiny run shared by the tests that need a checkpoint: ``(work_dir, run_dir, trainer cfg)``."""
+    from toolkit.engine import Trainer
+
+    root = tmp_path_factory.mktemp("hsi_runs")
+    cfg = load_config(TINY, ["train.max_iters=120", "train.val_interval=60", "train.log_interval=60"])
+    trainer = Trainer(cfg, work_dir=root)
+    trainer.train()
+    return root, trainer.run_dir, cfg
 
 
 def test_configs_load_and_the_task_fills_in_data_sizes():
@@ -31,7 +57,7 @@ def test_configs_load_and_the_task_fills_in_data_sizes():
     assert (model.in_channels, model.num_classes, model.window) == (15, 5, 11)
     metric = task.build_metrics()["classification"]
     assert metric.num_classes == 5
-    with pytest.raises(ConfigError, match="model.num_classes=7 but the data gives 5"):
+    with pytest.raises(RegistryError, match="num_classes=7 but the data gives 5"):
         _task("model.num_classes=7").build_model()
 
 
@@ -58,13 +84,29 @@ def test_datasets_follow_the_batch_contract_and_share_the_cube():
             DataError,
             r"class \d \(material \d\) has \d+ labelled pixels but the split needs 200",
         ),
-        (["+data.typo=1"], ConfigError, r"unknown key\(s\) \['typo'\]"),
+        (["+data.typo=1"], RegistryError, r"unknown argument\(s\) \['typo'\]"),
+        (["+data.pca.typo=1"], ConfigError, r"data.pca: unknown key\(s\) \['typo'\]"),
         (["data.pca.fit=all"], ConfigError, "'train' or 'scene'"),
     ],
 )
 def test_bad_input_gives_one_clear_message(overrides, error, message):
     with pytest.raises(error, match=message):
         _task(*overrides).build_dataset("train")
+
+
+def test_split_dict_merges_into_the_base_unless_deleted(tmp_path):
+    # configs/_base_/datasets/hsi.py: nested dicts merge key by key; _delete_=True replaces the split wholesale
+    (tmp_path / "merged.py").write_text(f'_base_ = ["{TINY}"]\ndata = dict(split=dict(train=20))\n')
+    (tmp_path / "replaced.py").write_text(
+        f'_base_ = ["{TINY}"]\ndata = dict(split=dict(_delete_=True, type="random", train=20))\n'
+    )
+    assert load_config(tmp_path / "merged.py").data.split == dict(type="random", train=20, val=0.1, seed=0)
+    replaced = load_config(tmp_path / "replaced.py")
+    assert replaced.data.split == dict(type="random", train=20)
+    task = HSITask(replaced)
+    assert len(task.build_dataset("train")) == 5 * 20  # 20 pixels of each of the 5 classes
+    with pytest.raises(ConfigError, match="the val split is empty"):  # val=0: the split function's own default
+        task.build_dataset("val")
 
 
 def test_files_with_mismatched_sizes_or_labels(tmp_path):
@@ -79,24 +121,23 @@ def test_files_with_mismatched_sizes_or_labels(tmp_path):
             f"data.cube='{tmp_path / 'cube.mat'}'", f"data.gt='{tmp_path / 'gt.mat'}'", "data.num_classes=2"
         ).prepare()
     task = _task(f"data.cube='{tmp_path / 'cube.mat'}'", f"data.gt='{tmp_path / 'gt.mat'}'", "data.window=5")
-    assert len(task.build_dataset("test")) > 0 and task.scene.num_classes == 3
+    assert len(task.build_dataset("test")) > 0 and task.prepared.scene.num_classes == 3
 
 
 def test_state_round_trip_restores_the_preprocessing_in_either_order():
     trained = _task()
-    trained.prepare()
+    trained_volume = trained.prepare().volume
     state = trained.state_dict()
     # a task fitted differently (whole scene) becomes identical once it loads the state, before...
     before = _task("data.pca.fit=scene")
     before.load_state_dict(state)
-    before.prepare()
-    assert torch.equal(before.volume.tensor, trained.volume.tensor)
+    assert torch.equal(before.prepare().volume.tensor, trained_volume.tensor)
     # ...or after its datasets exist (the shared cube is replaced in place)
     after = _task("data.pca.fit=scene")
     ds = after.build_dataset("test")
-    assert not torch.equal(ds.volume.tensor, trained.volume.tensor)
+    assert not torch.equal(ds.volume.tensor, trained_volume.tensor)
     after.load_state_dict(state)
-    assert torch.equal(ds.volume.tensor, trained.volume.tensor)
+    assert torch.equal(ds.volume.tensor, trained_volume.tensor)
     other = _task("data.synthetic.num_classes=4")
     other.load_state_dict(state)
     with pytest.raises(CheckpointError, match="48 bands and 5 classes, but the configured scene has 48 bands and 4"):
@@ -112,8 +153,7 @@ def test_report_writes_table_confusion_matrix_and_full_map(tmp_path, capsys):
     with torch.no_grad():
         metrics.update(model(batch["input"]), batch["target"])
     results = metrics.compute()
-    task.model, task.device = model, torch.device("cpu")
-    task.report(metrics, results, tmp_path)
+    task.report(metrics, results, tmp_path, model=model, device=torch.device("cpu"))
     for name in (
         "per_class.md",
         "confusion_matrix.png",
@@ -125,28 +165,71 @@ def test_report_writes_table_confusion_matrix_and_full_map(tmp_path, capsys):
     pred_map = np.load(tmp_path / "classification_map.npy")
     assert pred_map.shape == (40, 40) and pred_map.min() >= 1 and pred_map.max() <= 5  # every pixel, borders too
     extra = json.loads((tmp_path / "hsi_report.json").read_text())
-    assert extra["support"] == np.bincount(task.scene.gt.ravel()[task.split.test], minlength=6)[1:].tolist()
+    scene, split = task.prepared.scene, task.prepared.split
+    assert extra["support"] == np.bincount(scene.gt.ravel()[split.test], minlength=6)[1:].tolist()
     assert results["test_in_train_patches"] == 1.0  # the tiny config's random split leaks fully
     out = capsys.readouterr().out
     assert "100.0% of test pixels lie inside a training patch" in out and "| 5 | material 5 |" in out
-    table = task.format_results(results)
+    table = task.format_results(results, metrics)
     assert "OA" in table and "material 3" in table
 
 
-def test_trains_and_evaluates_end_to_end(tmp_path):
-    pytest.importorskip("toolkit.engine.trainer")
-    from toolkit.engine import Trainer
+def test_format_results_marks_classes_absent_from_the_evaluated_metrics():
+    task = _task()
+    metrics = task.build_metrics()
+    target = torch.tensor([0, 1, 2, 4, 4])  # no pixel of class 4 (index 3)
+    metrics.update(torch.nn.functional.one_hot(target, 5).float(), target)
+    table = task.format_results(metrics.compute(), metrics)
+    absent = [line.split()[0] for line in table.splitlines() if line.endswith("absent (no test pixel)")]
+    assert absent == ["4"]
+    assert "absent" not in task.format_results(metrics.compute())  # without the metrics nothing is claimed absent
 
-    cfg = load_config(TINY, ["train.max_iters=120", "train.val_interval=60", "train.log_interval=60"])
-    trainer = Trainer(cfg, work_dir=tmp_path)
-    trainer.train()
-    run = next((tmp_path / "hybridsn_tiny").iterdir())
+
+def test_trains_and_evaluates_end_to_end(trained):
+    root, _, cfg = trained
+    run = next((root / "hybridsn_tiny").iterdir())
     assert (run / "checkpoints" / "best.pt").exists()
-    results = trainer.evaluate(split="test")
+    task, dataset, model = load_for_eval(cfg, run / "checkpoints" / "best.pt", "test")
+    results = evaluate(model, task, eval_loader(dataset, cfg, task.collate_fn("test"))).results
     # 5 classes: the majority class alone gives ~0.4; the model must do far better
     assert results["OA"] > 0.75 and results["kappa"] > 0.6
     state = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
     assert state["task"]["num_classes"] == 5
+
+
+def test_saved_configs_of_a_trained_run_hold_the_data_derived_sizes(trained):
+    _, run, _ = trained
+    sizes = {"in_channels": 15, "num_classes": 5, "window": 11}  # PCA components, classes, data.window
+    saved = {
+        "config.py": load_config(run / "config.py").model,
+        "config.json": json.loads((run / "config.json").read_text())["model"],
+        "best.pt": torch.load(run / "checkpoints" / "best.pt", weights_only=True)["config"]["model"],
+    }
+    for where, model in saved.items():
+        assert {k: model[k] for k in sizes} == sizes, where
+
+
+def test_eval_and_infer_tools_run_on_the_checkpoint(trained, tmp_path, monkeypatch, capsys):
+    root, run, _ = trained
+    out = tmp_path / "eval"
+    monkeypatch.setattr(sys, "argv", ["eval.py", "--task", "hsi", "--work-dir", str(root), "--out", str(out)])
+    assert _tool("eval").main() == 0
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["metrics"]["OA"] > 0.75 and record["metrics"]["test_in_train_patches"] == 1.0
+    for name in ("per_class.md", "confusion_matrix.png", "classification_map.png", "test_patches.png"):
+        assert (out / name).stat().st_size > 0
+    assert np.load(out / "classification_map.npy").shape == (40, 40)
+    assert "per-class accuracy (%):" in capsys.readouterr().out
+
+    scene = _task().prepare().scene
+    np.savez(tmp_path / "scene.npz", cube=scene.cube[:20, :25], gt=scene.gt[:20, :25])
+    argv = ["infer.py", str(run / "config.py"), "--checkpoint", str(run / "checkpoints" / "best.pt")]
+    argv += ["--input", str(tmp_path / "scene.npz"), "--out", str(tmp_path / "maps"), "--device", "cpu"]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert _tool("infer").main() == 0
+    pred = np.load(tmp_path / "maps" / "classification_map.npy")
+    assert pred.shape == (20, 25) and pred.min() >= 1 and pred.max() <= 5
+    assert (tmp_path / "maps" / "classification_map.png").stat().st_size > 0
 
 
 def test_infer_classifies_a_new_cube_with_the_checkpoint_preprocessing(tmp_path):
@@ -157,7 +240,8 @@ def test_infer_classifies_a_new_cube_with_the_checkpoint_preprocessing(tmp_path)
     model = trained.build_model().eval()
     fresh = _task()
     fresh.load_state_dict(state)
-    np.savez(tmp_path / "scene.npz", cube=trained.scene.cube[:20, :25], gt=trained.scene.gt[:20, :25])
+    scene = trained.prepare().scene
+    np.savez(tmp_path / "scene.npz", cube=scene.cube[:20, :25], gt=scene.gt[:20, :25])
     fresh.infer(model, SimpleNamespace(input=str(tmp_path / "scene.npz"), out=str(tmp_path / "out")), "cpu")
     pred = np.load(tmp_path / "out" / "classification_map.npy")
     assert pred.shape == (20, 25)
@@ -165,6 +249,6 @@ def test_infer_classifies_a_new_cube_with_the_checkpoint_preprocessing(tmp_path)
     full = trained.predict_scene(model)
     np.testing.assert_array_equal(pred[:15, :20], full[:15, :20])
     assert (tmp_path / "out" / "classification_map.png").stat().st_size > 0
-    np.save(tmp_path / "wrong.npy", trained.scene.cube[:20, :20, :10])
+    np.save(tmp_path / "wrong.npy", scene.cube[:20, :20, :10])
     with pytest.raises(DataError, match="trained on 48 bands"):
         fresh.infer(model, SimpleNamespace(input=str(tmp_path / "wrong.npy"), out=str(tmp_path / "o2")), "cpu")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,7 +18,9 @@ from tasks.restoration.data import (
     paired_random_crop,
     read_image,
 )
-from toolkit.errors import DataError
+from toolkit.errors import ConfigError, DataError
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _write(path, img):
@@ -140,3 +143,27 @@ def test_set5_pairs(shared_dir):
         warnings.simplefilter("error")
         item = ds[4]  # woman: 344 x 228, LR 86 x 57
     assert item["meta"] == "woman" and item["target"].shape == (3, 344, 228) and item["input"].shape == (3, 86, 57)
+
+
+def _data_cfg(**changes):
+    from toolkit.config import load_config, merge
+
+    base = load_config(ROOT / "configs" / "_base_" / "datasets" / "restoration.py")
+    return merge(base.data, changes)
+
+
+def test_the_data_config_builds_every_split(tmp_path):
+    import tasks.restoration  # noqa: F401  (registers the dataset)
+    from toolkit.registry import DATASETS
+
+    for name in ("a", "b"):
+        _write(tmp_path / "gt" / f"{name}.png", _rgb(32, 32))
+    data = _data_cfg(scale=2, patch_size=8, repeat=3, val=dict(gt=str(tmp_path / "gt"), lq=None))
+    train, val, test = (DATASETS.build(data, split=s) for s in ("train", "val", "test"))
+    # patch_size and repeat shape the training split only; test=None reads val's folders
+    assert (len(train), train.patch_size, train.images is not None) == (6, 8, True)
+    assert (len(val), val.patch_size, val.repeat) == (2, None, 1)
+    assert [p.name for p in test.items] == ["a.png", "b.png"] and test.split == "test"
+    assert test[0]["target"].shape == (3, 32, 32)
+    with pytest.raises(ConfigError, match=r"data.val: unknown key\(s\) \['hq'\]"):
+        DATASETS.build(_data_cfg(scale=2, val=dict(hq="x")), split="val")

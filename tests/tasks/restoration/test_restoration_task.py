@@ -12,7 +12,7 @@ import torch
 
 import tasks.restoration  # noqa: F401  (registers the task)
 from toolkit.config import load_config
-from toolkit.errors import ConfigError
+from toolkit.errors import ConfigError, RegistryError
 from toolkit.losses import build_loss
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,8 +53,9 @@ def test_paper_settings_in_configs():
 
 
 def test_config_mistakes_are_named():
-    with pytest.raises(ConfigError, match="unknown key"):
-        _task(_cfg("safmn_tiny", "+data.scael=2"))
+    # unknown data keys are refused by the registered dataset constructor, which names them
+    with pytest.raises(RegistryError, match=r"unknown argument\(s\) \['scael'\]"):
+        _task(_cfg("safmn_tiny", "+data.scael=2")).build_dataset("train")
     with pytest.raises(ConfigError, match="up-scales by 2 but data.scale is 4"):
         _task(_cfg("safmn_tiny", "model.upscale=2")).build_model()
 
@@ -78,7 +79,9 @@ def test_tiny_safmn_overfits_a_fixed_batch():
 
 
 def test_trainer_end_to_end_report_and_infer(tmp_path):
-    from toolkit.engine import Trainer
+    from toolkit.config import load_config as load_saved
+    from toolkit.engine import Trainer, eval_loader, evaluate, load_for_eval
+    from toolkit.engine.checkpoint import load_checkpoint
 
     cfg = _cfg("safmn_tiny", "train.max_iters=4", "train.val_interval=4", "device='cpu'")
     trainer = Trainer(cfg, work_dir=tmp_path)
@@ -88,19 +91,24 @@ def test_trainer_end_to_end_report_and_infer(tmp_path):
     run = trainer.run_dir
     assert (run / "checkpoints" / "best.pt").is_file() and any((run / "vis").iterdir())
 
+    # the data-derived sizes are in the run folder's config and the checkpoint's, not None
+    for saved in (load_saved(run / "config.py"), load_checkpoint(run / "checkpoints" / "best.pt")["config"]):
+        assert (saved["model"]["in_channels"], saved["model"]["upscale"]) == (3, 4)
+
     # evaluation from the checkpoint, as tools/eval.py does it
-    ev = Trainer(cfg, checkpoint=run / "checkpoints" / "best.pt", eval_split="test")
+    task, dataset, model = load_for_eval(cfg, run / "checkpoints" / "best.pt", "test")
+    ev = evaluate(model, task, eval_loader(dataset, cfg, task.collate_fn("test")))
+    res = ev.results
     out_dir = tmp_path / "eval"
     out_dir.mkdir()
-    res = ev.evaluate(ev.eval_set, tag="test", out_dir=out_dir)
-    ev.task.report(ev.last_metrics, res, out_dir)
+    task.report(ev.metrics, res, out_dir, model=model, device="cpu")
     rows = (out_dir / "per_image.csv").read_text().splitlines()
     assert rows[0] == "name,psnr,ssim,psnr_y,ssim_y" and len(rows) == 3
     pics = sorted((out_dir / "side_by_side").iterdir())
     assert len(pics) == 2
     pic = cv2.imread(str(pics[0]))
     assert pic.shape == (18 + 128, 4 * 640 + 3 * 4, 3)  # caption, four panels of the 128x640 test band, gaps
-    table = ev.task.format_results(res)
+    table = task.format_results(res, ev.metrics)
     assert "PSNR (dB)" in table and f"{res['psnr_y']:.4f}" in table and table.splitlines()[2].startswith("Y")
 
     # inference on a folder: one image whole, one tiled by the memory budget
@@ -109,8 +117,35 @@ def test_trainer_end_to_end_report_and_infer(tmp_path):
     rng = np.random.default_rng(0)
     cv2.imwrite(str(src / "small.png"), rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
     cv2.imwrite(str(src / "large.png"), rng.integers(0, 256, (70, 50, 3), dtype=np.uint8))
-    ev.task.cfg.infer.max_pixels = 40 * 40
+    task.cfg.infer.max_pixels = 40 * 40
     args = argparse.Namespace(input=str(src), out=str(tmp_path / "out"), tile=None, tile_overlap=8, batch_size=2)
-    ev.task.infer(ev.model, args, torch.device("cpu"))
+    task.infer(model, args, torch.device("cpu"))
     assert cv2.imread(str(tmp_path / "out" / "small.png")).shape == (80, 96, 3)
     assert cv2.imread(str(tmp_path / "out" / "large.png")).shape == (280, 200, 3)
+
+
+@pytest.mark.parametrize("flag, used", [(None, 8), (5, 5)])
+def test_infer_takes_tile_overlap_from_config_unless_given(flag, used, tmp_path, monkeypatch):
+    # tools/infer.py passes tile_overlap=None when --tile-overlap is absent; then infer.tile_overlap counts
+    import tasks.restoration.task as task_module
+
+    seen = []
+
+    def spy(model, x, tile, overlap, batch_size=1):
+        seen.append(overlap)
+        return torch.zeros(1, 3, x.shape[-2] * 4, x.shape[-1] * 4)
+
+    monkeypatch.setattr(task_module, "tiled_forward", spy)
+    task = _task(_cfg("safmn_tiny", "infer.tile_overlap=8"))
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((12, 12, 3), np.uint8))
+    args = argparse.Namespace(input=str(tmp_path / "a.png"), out=str(tmp_path / "out"), tile=8, tile_overlap=flag)
+    task.infer(task.build_model(), args, torch.device("cpu"))
+    assert seen == [used]
+
+
+def test_infer_cli_leaves_tile_overlap_to_the_config(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    import infer as infer_tool
+
+    args = infer_tool.parse_args(["cfg.py", "--checkpoint", "c.pt", "--input", "i", "--out", "o"])
+    assert args.tile_overlap is None

@@ -55,7 +55,7 @@ def test_mdta_equals_channel_attention_by_hand():
 
 
 def _tiny(**kw) -> Restormer:
-    return Restormer(channels=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, heads=(1, 2, 2, 4), **kw)
+    return Restormer(channels=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, num_heads=(1, 2, 2, 4), **kw)
 
 
 def test_tiny_forward_backward_and_residual():

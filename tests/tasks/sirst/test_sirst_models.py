@@ -1,4 +1,4 @@
-"""SIRST models: published parameter counts, shapes, deep supervision, attention slots, a fixed-batch overfit."""
+"""SIRST models: published sizes, shapes, deep supervision, attention and backbone slots, a fixed-batch overfit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from tasks.sirst.models import ACM, DNANet, ResidualBlock, UNet
 from toolkit.errors import ConfigError, DataError
 from toolkit.losses import build_loss
-from toolkit.registry import ATTENTION, MODELS
+from toolkit.registry import ATTENTION, BACKBONES, MODELS
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -35,6 +35,52 @@ def test_acm_resnet20_has_the_published_size():
     # ACM U-Net with the ResNet-20 backbone (3 blocks per stage, widths 8-64): 0.398M in the tables
     assert n_params(ACM(in_channels=3)) == 397_851
     assert round(n_params(ACM(in_channels=3)) / 1e6, 3) == 0.398
+
+
+def test_unet_shipped_config_size():
+    # tasks/sirst/unet.py on grey input: widths 16-256, bilinear up-sampling + 1x1 reduction, 1x1 head
+    spec = dict(type="unet", in_channels=1, num_classes=1, channels=[16, 32, 64, 128, 256], attn=None)
+    model = MODELS.build(spec)
+    assert n_params(model) == 1_811_729
+    # the default encoder is the registered 'unet' backbone: naming it gives the same model
+    named = MODELS.build(dict(spec, channels=None, backbone=dict(type="unet", channels=[16, 32, 64, 128, 256])))
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    assert {k: v.shape for k, v in named.state_dict().items()} == shapes
+    # the paper's 2x2 up-convolution in place of resize + 1x1: 4x the weights of each reduction
+    deconv = MODELS.build(dict(spec, upsample="deconv"))
+    assert n_params(deconv) - n_params(model) == 3 * sum(a * b for a, b in zip([16, 32, 64, 128], [32, 64, 128, 256]))
+
+
+@pytest.mark.parametrize(
+    "backbone",
+    [
+        dict(type="resnet18", base_channels=8, stem_stride=1),
+        dict(type="resnet", depth=50, base_channels=4),  # stride-4 stem: logits up-sampled to the input
+        dict(type="convnext", depths=(1, 1, 1, 1), channels=(8, 16, 24, 32), patch_size=2),
+        dict(type="unet", channels=(4, 8, 16)),
+    ],
+    ids=lambda b: b["type"] + str(b.get("depth", "")),
+)
+def test_unet_backbone_slot_takes_every_pyramid(backbone):
+    model = MODELS.build(dict(type="unet", in_channels=1, backbone=backbone, attn="se"))
+    assert n_params(model.backbone) == n_params(BACKBONES.build(dict(backbone, in_channels=1, attn="se")))
+    se = ATTENTION.get("se")
+    assert any(isinstance(m, se) for m in model.backbone.modules())  # the model's attn reaches the encoder
+    assert any(isinstance(m, se) for m in model.decoder.modules())
+    x = torch.randn(2, 1, 37, 53)
+    out = model(x)
+    assert out.shape == (2, 1, 37, 53) and torch.isfinite(out).all()
+    out.mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_unet_backbone_options_are_checked():
+    with pytest.raises(ConfigError, match="set model.channels=None"):
+        UNet(in_channels=1, channels=[8, 16], backbone="resnet18")
+    with pytest.raises(ConfigError, match="in_channels=3"):
+        UNet(in_channels=1, backbone=dict(type="resnet18", in_channels=3))
+    own = UNet(in_channels=1, backbone=dict(type="resnet18", base_channels=8, attn=None), attn="se")
+    assert not any(isinstance(m, ATTENTION.get("se")) for m in own.backbone.modules())  # the spec's own attn wins
 
 
 def test_acm_training_batch_of_one_is_a_clear_error():

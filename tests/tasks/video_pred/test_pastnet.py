@@ -52,11 +52,11 @@ def test_tiny_forward_backward_and_aux_loss():
     torch.manual_seed(0)
     model = PastNet((4, 1, 32, 32), **TINY).train()
     x = torch.rand(2, 4, 1, 32, 32)
-    y = model(x)
+    y, aux = model(x, return_aux=True)
     assert y.shape == x.shape
-    assert model.aux_loss is not None and model.aux_loss.ndim == 0 and model.aux_loss.item() > 0
+    assert aux["vq"] is not None and aux["vq"].ndim == 0 and aux["vq"].item() > 0
     assert 1.0 <= model.vq_stats["perplexity"].item() <= 64
-    (y.pow(2).mean() + model.aux_loss).backward()
+    (y.pow(2).mean() + aux["vq"]).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert missing == []
 
@@ -67,11 +67,11 @@ def test_vq_loss_weight_scales_and_switches_off():
     a = PastNet((4, 1, 32, 32), **TINY, vq_loss_weight=1.0).eval()
     b = PastNet((4, 1, 32, 32), **TINY, vq_loss_weight=3.0).eval()
     b.load_state_dict(a.state_dict())
-    a(x), b(x)
-    assert b.aux_loss.item() == pytest.approx(3.0 * a.aux_loss.item(), rel=1e-6)
+    (_, aux_a), (_, aux_b) = a(x, return_aux=True), b(x, return_aux=True)
+    assert aux_b["vq"].item() == pytest.approx(3.0 * aux_a["vq"].item(), rel=1e-6)
     off = PastNet((4, 1, 32, 32), **TINY, vq_loss_weight=0.0)
-    off(x)
-    assert off.aux_loss is None
+    assert off(x, return_aux=True)[1] == {}  # no VQ term
+    assert off(x).shape == x.shape  # without return_aux: the prediction only
 
 
 def test_channels_and_sizes_come_from_in_shape_and_attention_slot():
@@ -117,8 +117,9 @@ def test_overfits_a_fixed_batch():
     losses = []
     for _ in range(40):
         opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(inputs), target)
-        (loss + model.aux_loss).backward()
+        pred, aux = model(inputs, return_aux=True)
+        loss = torch.nn.functional.mse_loss(pred, target)
+        (loss + aux["vq"]).backward()
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]

@@ -24,7 +24,7 @@ def test_shapes_and_attention_slot(translator):
     model = SimVP((3, 2, 16, 24), hid_S=8, hid_T=16, N_S=2, N_T=2, translator=translator, attn="none")
     x = torch.rand(2, 3, 2, 16, 24)
     assert model(x).shape == (2, 3, 2, 16, 24)
-    with pytest.raises(ValueError, match=r"expects input \(B, 3, 2, 16, 24\)"):
+    with pytest.raises(ValueError, match=r"expected input \(B, 3, 2, 16, 24\)"):
         model(torch.rand(2, 4, 2, 16, 24))
 
 

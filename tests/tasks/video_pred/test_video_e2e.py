@@ -15,8 +15,9 @@ import torch
 from PIL import Image
 
 from toolkit.config import load_config
-from toolkit.engine import Trainer
+from toolkit.engine import Trainer, eval_loader, evaluate, load_for_eval
 from toolkit.engine.checkpoint import load_checkpoint
+from toolkit.engine.runlog import save_picture
 
 ROOT = Path(__file__).resolve().parents[3]
 SHORT = [
@@ -81,13 +82,16 @@ def test_clip_folder_trains_evaluates_draws_and_infers(tmp_path, monkeypatch, ca
     stats = state["task"]["stats"]  # training statistics travel with the checkpoint
     assert len(stats["mean"]) == 1 and 20 / 255 < stats["mean"][0] < 220 / 255
 
-    evaluator = Trainer(
-        load_config(ROOT / "tasks/video_pred/clips_example.py", [*SHORT, f"data.path={folder}"]), checkpoint=best
-    )
-    assert evaluator.task.stats == stats
+    cfg = load_config(ROOT / "tasks/video_pred/clips_example.py", [*SHORT, f"data.path={folder}"])
+    task, dataset, model = load_for_eval(cfg, best, "test")
+    assert task.stats == stats
     out = tmp_path / "eval"
     out.mkdir()
-    again = evaluator.evaluate(out_dir=out)
+    ev = evaluate(model, task, eval_loader(dataset, cfg, task.collate_fn("test")), vis_items=4)
+    for name, img in ev.pictures.items():  # what tools/eval.py writes
+        save_picture(img, out / f"test_{name}")
+    task.report(ev.metrics, ev.results, out, model=model, device="cpu")
+    again = ev.results
     assert np.isfinite(again["mse"]) and list(out.glob("test_*.png"))
 
     np.save(tmp_path / "user.npy", _square_clips(3, t=5, seed=1))

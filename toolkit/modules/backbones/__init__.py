@@ -9,14 +9,15 @@ stages, or a list with one per stage) that its blocks build with ``build_attenti
 from toolkit.modules.backbones.base import stage_values
 from toolkit.modules.backbones.convnext import ConvNeXt, convnext_tiny
 from toolkit.modules.backbones.resnet import ResNet, resnet18, resnet34, resnet50
-from toolkit.modules.backbones.unet import UNet
+from toolkit.modules.backbones.unet import UNetDecoder, UNetEncoder
 from toolkit.registry import BACKBONES
 
 __all__ = [
     "BACKBONES",
     "ConvNeXt",
     "ResNet",
-    "UNet",
+    "UNetDecoder",
+    "UNetEncoder",
     "convnext_tiny",
     "resnet18",
     "resnet34",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from toolkit.errors import ConfigError, DataError
+from toolkit.errors import ConfigError
+from toolkit.modules.shape import check_shape
 
 __all__ = ["stage_values"]
 
@@ -24,5 +25,4 @@ def stage_values(value: Any, num_stages: int, name: str) -> list:
 
 def _check_input(x_shape: Sequence[int], in_channels: int, name: str) -> None:
     """Reject an input that is not (B, in_channels, H, W) with one message naming the expected shape."""
-    if len(x_shape) != 4 or x_shape[1] != in_channels:
-        raise DataError(f"{name}: expected input (B, {in_channels}, H, W), got {tuple(x_shape)}")
+    check_shape(x_shape, ("B", in_channels, "H", "W"), name)
