@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,15 @@ __all__ = [
 ]
 
 _SPLITS = ("train", "val", "test")
-_AUGMENT_DEFAULTS = {"scale": (1.0, 1.15), "hflip": 0.5, "vflip": 0.0}
+
+
+@dataclass(frozen=True)
+class _Augment:
+    """``data.augment`` options (documented in ``tasks/video_pred/clips_example.py``); ``True`` means these."""
+
+    scale: Any = (1.0, 1.15)  # random up-scale range, then a crop back to the frame size
+    hflip: float = 0.5
+    vflip: float = 0.0
 
 
 def to_unit_scale(x: np.ndarray) -> np.ndarray:
@@ -438,12 +447,12 @@ class ClipDataset(Dataset):
     def _build_augment(self, augment: bool | dict | None):
         if not augment:
             return None
-        opts = dict(_AUGMENT_DEFAULTS)
-        if isinstance(augment, dict):
-            unknown = set(augment) - set(opts)
-            if unknown:
-                raise ConfigError(f"data.augment: unknown key(s) {sorted(unknown)}; known: {sorted(opts)}")
-            opts.update(augment)
+        given = dict(augment) if isinstance(augment, dict) else {}
+        known = [f.name for f in fields(_Augment)]
+        unknown = set(given) - set(known)
+        if unknown:
+            raise ConfigError(f"data.augment: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+        opts = asdict(_Augment(**given))
         import albumentations as A
 
         lo, hi = (opts["scale"], opts["scale"]) if np.isscalar(opts["scale"]) else opts["scale"]
