@@ -1,4 +1,4 @@
-"""A plain U-Net baseline (Ronneberger et al., MICCAI 2015; widths 16-256, 1.9M parameters) with the
+"""A plain U-Net baseline (Ronneberger et al., MICCAI 2015; widths 16-256, 1.81M parameters) with the
 BasicIRSTD training recipe: Adam lr 5e-4, steps x0.1 at epochs 200 and 300 of 400, batch 16, 256 x 256 crops,
 grey input with training-split statistics, soft-IoU loss. Evaluation at original resolution, threshold 0.5.
 """
