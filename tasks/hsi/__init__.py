@@ -6,8 +6,6 @@ from a config's ``data`` section, see ``configs/_base_/datasets/hsi.py``) and, f
 ``classification`` metric and the ``cross_entropy`` loss.
 """
 
-import toolkit.losses.classification  # noqa: F401  (registers 'cross_entropy')
-import toolkit.metrics.classification  # noqa: F401  (registers 'classification')
 from tasks.hsi import models
 from tasks.hsi.data import PatchDataset
 from tasks.hsi.models import HSILiteNet, HybridSN

@@ -5,8 +5,6 @@ dataset ``sirst`` (built from a config's ``data`` section, see ``configs/_base_/
 (through ``toolkit.metrics`` and ``toolkit.losses``) the IRSTD metrics and the segmentation losses.
 """
 
-import toolkit.losses  # noqa: F401  (registers soft_iou, dice, bce, focal, deep_supervision)
-import toolkit.metrics  # noqa: F401  (registers miou, niou, pd_fa, pixel_roc, pd_fa_curve)
 from tasks.sirst import models
 from tasks.sirst.data import SIRSTDataset
 from tasks.sirst.synth import ensure_dataset, generate_dataset
