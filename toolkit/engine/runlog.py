@@ -36,6 +36,13 @@ def save_picture(img: np.ndarray, stem: Path) -> Path:
     return path
 
 
+def _step_of(line: str) -> float:
+    try:
+        return float(json.loads(line).get("iter", 0))
+    except (ValueError, AttributeError):
+        return float("inf")  # a line cut by a kill: dropped
+
+
 def new_run_dir(work_dir: str | Path, config_stem: str) -> Path:
     """A fresh ``<work_dir>/<config_stem>/<timestamp>`` folder (suffixed if two runs start in one second)."""
     base = Path(work_dir) / config_stem
@@ -88,20 +95,43 @@ def environment_report() -> str:
 class RunLog:
     """Text log, JSON-lines metrics, TensorBoard scalars and images, PNG pictures; rank 0 only."""
 
-    def __init__(self, run_dir: Path | None, *, enabled: bool = True, tensorboard: bool = True):
+    def __init__(
+        self, run_dir: Path | None, *, enabled: bool = True, tensorboard: bool = True, resume_step: int | None = None
+    ):
+        """Open the run folder's logs; ``resume_step`` continues a run whose last checkpoint is at that step.
+
+        On resume, records logged after ``resume_step`` (by a run killed before its next checkpoint) are
+        dropped from ``metrics.jsonl`` and TensorBoard, since the resumed run logs those steps again,
+        and temporary checkpoint files left by a kill are removed.
+        """
         self.run_dir = run_dir
         self.enabled = enabled and run_dir is not None
         self._tb = None
         if self.enabled:
             for sub in ("checkpoints", "vis", "tb"):
                 (run_dir / sub).mkdir(parents=True, exist_ok=True)
+            if resume_step is not None:
+                self._rewind(resume_step)
             if tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
 
-                    self._tb = SummaryWriter(str(run_dir / "tb"))
+                    self._tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
                 except ImportError:  # tensorboard is a dependency, but do not fail a run over logging
                     self._tb = None
+
+    def _rewind(self, step: int) -> None:
+        for tmp in (self.run_dir / "checkpoints").glob(".*.tmp"):  # a write interrupted by a kill
+            tmp.unlink(missing_ok=True)
+        path = self.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if _step_of(line) <= step]
+        if len(kept) != len(lines):
+            tmp = path.with_name(".metrics.jsonl.tmp")
+            tmp.write_text("".join(kept))
+            tmp.replace(path)
 
     def write_setup(self, cfg: Any, argv: list[str]) -> None:
         if not self.enabled:

@@ -38,7 +38,8 @@ from toolkit.engine.evaluate import evaluate
 from toolkit.engine.loader import eval_loader, to_device, train_loader
 from toolkit.engine.optim import build_optimizer, build_scheduler
 from toolkit.engine.progress import Progress
-from toolkit.engine.runlog import RunLog, latest_run_dir, new_run_dir
+from toolkit.engine.resume import check_resumable, resolve_resume
+from toolkit.engine.runlog import RunLog, new_run_dir
 from toolkit.engine.task import build_task
 from toolkit.errors import CheckpointError, ConfigError, DeviceError, ToolkitError
 
@@ -99,49 +100,61 @@ class Trainer:
             # fixed input shapes: let cuDNN pick the fastest kernels (off with train.cudnn_benchmark=False)
             torch.backends.cudnn.benchmark = bool(tcfg.get("cudnn_benchmark", True))
 
-        # --- the run folder (a resumed run continues in its own folder) ---
+        # --- what to resume: checked before anything is built or written ---
         stem = Path(cfg.get("_source_", "run")).stem
         root = Path(work_dir or cfg.get("work_dir", "work_dirs"))
-        resume_path = self._resolve_resume(resume, root, stem) if resume else None
-        run_dir = resume_path.parent.parent if resume_path else new_run_dir(root, stem)
-        self.run_dir = Path(dist.broadcast_object(str(run_dir)))
-        self.log = RunLog(self.run_dir, enabled=self.rank == 0)
+        resume_path, run_dir, state = None, None, None
+        if resume:
+            resume_path, run_dir = resolve_resume(resume, root, stem)
+            state = load_checkpoint(resume_path)
+            check_resumable(state, resume_path, cfg)
 
         # --- task, data, model ---
         self.task = build_task(cfg)
-        if resume_path is not None:  # task state (e.g. normalisation stats) before the datasets
-            self.task.load_state_dict(load_checkpoint(resume_path).get("task") or {})
+        if state is not None:  # task state (e.g. normalisation stats) before the datasets
+            self.task.load_state_dict(state.get("task") or {})
         self.train_set = self.task.build_dataset("train")
         self.val_set = self.task.build_dataset("val")
         self.model = self.task.build_model().to(self.device)
-        self.log.write_setup(cfg, argv or sys.argv)  # after the Task filled in data-dependent sizes
         if tcfg.get("channels_last"):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss_fn = self.task.build_loss().to(self.device)
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[tcfg.get("amp")]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.iter, self.epoch, self.best, self.stale = 0, 0, None, 0
+        self.iter, self.epoch, self.best, self.stale, self.epoch_batches = 0, 0, None, 0, 0
         self.eval_seconds = 0.0
         self.ema = EMA(self.model, tcfg.ema["decay"]) if tcfg.get("ema") else None
 
         self.accum = int(tcfg.get("accum_steps", 1))
-        self.iters_per_epoch = max(self._train_batches_per_epoch() // self.accum, 1)
+        self.batches_per_epoch = self._train_batches_per_epoch()
+        self.iters_per_epoch = max(self.batches_per_epoch // self.accum, 1)
         self.max_iters = tcfg.get("max_iters") or (tcfg.get("max_epochs") or 1) * self.iters_per_epoch
         self.val_interval = tcfg.get("val_interval") or self.iters_per_epoch
         self.optimizer = build_optimizer(cfg.optim, self.model)
         self.scheduler = build_scheduler(
             cfg.get("sched"), self.optimizer, total_iters=self.max_iters, iters_per_epoch=self.iters_per_epoch
         )
+        notes = []
         if load_from:
             missing, unexpected, mismatched = load_weights(self.model, load_from, strict=False)
             loaded = len(self.model.state_dict()) - len(missing) - len(mismatched)
-            self.log.info(
+            notes.append(
                 f"loaded {loaded} tensors from {load_from}; {len(missing)} missing keys {missing[:8]}; "
                 f"{len(mismatched)} keys with other shapes (kept initialised) {mismatched[:8]}; "
                 f"{len(unexpected)} unexpected keys {unexpected[:8]}"
             )
-        if resume_path is not None:
-            self._restore(resume_path)
+        if state is not None:
+            self._restore(state, resume_path)
+            notes.append(f"resumed from {resume_path} at iteration {self.iter} (epoch {self.epoch})")
+
+        # --- the run folder, written only now that everything above has succeeded ---
+        run_dir = run_dir or new_run_dir(root, stem)  # a checkpoint outside a run folder starts a new one
+        self.run_dir = Path(dist.broadcast_object(str(run_dir)))
+        resumed_here = state is not None and run_dir is not None and resume_path.resolve().parent.parent == run_dir
+        self.log = RunLog(self.run_dir, enabled=self.rank == 0, resume_step=self.iter if resumed_here else None)
+        self.log.write_setup(cfg, argv or sys.argv)  # after the Task filled in data-dependent sizes
+        for note in notes:
+            self.log.info(note)
         self.train_model: nn.Module = self.model
         if tcfg.get("compile"):
             self.train_model = torch.compile(self.train_model)
@@ -171,20 +184,6 @@ class Trainer:
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
 
-    @staticmethod
-    def _resolve_resume(resume: str, root: Path, stem: str) -> Path:
-        if resume == "auto":
-            run = latest_run_dir(root, stem)
-            if run is None:
-                raise CheckpointError(f"--resume auto: no {root}/{stem}/*/checkpoints/last.pt to resume from")
-            return run / "checkpoints" / "last.pt"
-        path = Path(resume)
-        if path.is_dir():  # a run folder
-            path = path / "checkpoints" / "last.pt"
-        if not path.is_file():
-            raise CheckpointError(f"--resume: checkpoint not found: {path}")
-        return path
-
     def _train_batches_per_epoch(self) -> int:
         n = len(self.train_set) // self.world
         batches = n // self.cfg.train.batch_size
@@ -207,6 +206,7 @@ class Trainer:
             "epoch": self.epoch,
             "best": self.best,
             "stale": self.stale,
+            "epoch_batches": self.epoch_batches,
             "rng": rng_state(),
             "task": self.task.state_dict(),
             "config": self.cfg.to_dict(),
@@ -220,13 +220,12 @@ class Trainer:
         save_checkpoint(state or self._state(), path)
         return path
 
-    def _restore(self, path: Path) -> None:
-        state = load_checkpoint(path)
+    def _restore(self, state: dict, path: Path) -> None:
         try:
             self.model.load_state_dict(clean_state_dict(state["model"]))
-        except (RuntimeError, KeyError) as exc:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as exc:
             raise CheckpointError(f"{path} does not match this model: {str(exc)[:300]}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler") and self.scaler.is_enabled():
@@ -235,8 +234,9 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         self.iter, self.epoch = state["iter"], state["epoch"]
         self.best, self.stale = state.get("best"), state.get("stale", 0)
+        # batches of the current epoch already consumed (older checkpoints: derived from the iteration)
+        self.epoch_batches = state.get("epoch_batches", (self.iter % self.iters_per_epoch) * self.accum)
         set_rng_state(state["rng"])
-        self.log.info(f"resumed from {path} at iteration {self.iter} (epoch {self.epoch})")
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict[str, float]:
@@ -256,7 +256,9 @@ class Trainer:
         )
         progress = Progress(self.max_iters, self.iter, enabled=self.rank == 0, log=self.log, every=log_every)
         results: dict[str, float] = {}
-        batches = self._epoch_batches(skip=(self.iter % self.iters_per_epoch) * accum)
+        if self.epoch_batches >= self.batches_per_epoch:  # resumed from a checkpoint at the end of an epoch
+            self.epoch, self.epoch_batches = self.epoch + 1, 0
+        batches = self._batches(skip=self.epoch_batches)
         # running sums stay on the device; `first_bad` remembers the first iteration with a non-finite loss
         running: dict[str, torch.Tensor] = {}
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
@@ -267,9 +269,10 @@ class Trainer:
             for _ in range(accum):
                 batch = next(batches, None)
                 if batch is None:  # end of epoch: new order, new clips
-                    self.epoch += 1
-                    batches = self._epoch_batches(skip=0)
+                    self.epoch, self.epoch_batches = self.epoch + 1, 0
+                    batches = self._batches(skip=0)
                     batch = next(batches)
+                self.epoch_batches += 1
                 micro.append(batch)
             out = self.step(micro)
             first_bad = torch.where(~torch.isfinite(out["loss"]) & (first_bad < 0), self.iter + 1, first_bad)
@@ -344,7 +347,8 @@ class Trainer:
             "(if one was saved). Try a lower optim.lr, train.grad_clip, or train.amp=None."
         )
 
-    def _epoch_batches(self, skip: int):
+    def _batches(self, skip: int):
+        """The training batches of the current epoch after the first ``skip`` (resuming mid-epoch)."""
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
         loader = train_loader(
@@ -390,11 +394,13 @@ class Trainer:
             self.best, self.stale = value, 0
         else:
             self.stale += 1
+        # the record first, then best.pt, then last.pt: a kill between any two leaves a pair that a resume
+        # from last.pt repeats exactly (its records after last.pt's step are dropped, best.pt rewritten)
+        self.log.metrics({**results, "epoch": self.epoch}, prefix="val", step=self.iter)
         state = self._state()
-        self.save("last.pt", state)
         if improved:
             self.save("best.pt", state)
-        self.log.metrics({**results, "epoch": self.epoch}, prefix="val", step=self.iter)
+        self.save("last.pt", state)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float))
         self.log.info(f"iter {self.iter} val: {shown}{'  (best)' if improved else ''}")
         dist.barrier()

@@ -1,0 +1,60 @@
+"""Resuming a run: find the checkpoint, check that it can continue this config, and say where the run goes.
+
+Everything here only reads. The Trainer touches the run folder after the checkpoint has been checked
+and loaded into the model, so a failed ``--resume`` leaves every existing run folder as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from toolkit.config import Config
+from toolkit.engine.runlog import latest_run_dir
+from toolkit.errors import CheckpointError
+
+__all__ = ["resolve_resume", "check_resumable"]
+
+# what a checkpoint written by the Trainer holds; a weights-only file lacks the training state
+_TRAINING_KEYS = ("model", "optimizer", "iter", "epoch", "rng", "config")
+
+
+def resolve_resume(resume: str, root: Path, stem: str) -> tuple[Path, Path | None]:
+    """``(checkpoint, run folder)`` for ``--resume auto|RUN_FOLDER|CHECKPOINT``.
+
+    The run folder is the one the checkpoint lies in (``<run>/checkpoints/<name>.pt`` beside
+    ``<run>/config.py``); a checkpoint anywhere else continues in a new run folder (``None``).
+    """
+    if resume == "auto":
+        run = latest_run_dir(root, stem)
+        if run is None:
+            raise CheckpointError(f"--resume auto: no {root}/{stem}/*/checkpoints/last.pt to resume from")
+        return run / "checkpoints" / "last.pt", run
+    path = Path(resume)
+    if path.is_dir():  # a run folder
+        path = path / "checkpoints" / "last.pt"
+    if not path.is_file():
+        raise CheckpointError(f"--resume: checkpoint not found: {path}")
+    run = path.resolve().parent.parent
+    in_run = path.resolve().parent.name == "checkpoints" and (run / "config.py").is_file()
+    return path, (run if in_run else None)
+
+
+def check_resumable(state: dict[str, Any], path: Path, cfg: Config) -> None:
+    """Refuse a checkpoint that cannot continue ``cfg``: weights only, another task or another model."""
+    missing = [k for k in _TRAINING_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(
+            f"--resume {path}: not a training checkpoint (no {', '.join(missing)}); "
+            "to start from its weights use --load-from"
+        )
+    saved = state["config"] if isinstance(state["config"], dict) else {}
+    if not isinstance(state["iter"], int) or isinstance(state["iter"], bool) or state["iter"] < 0:
+        raise CheckpointError(f"--resume {path}: its iteration counter {state['iter']!r} is not a count")
+    for key, ours in (("task", cfg.get("task")), ("model", (cfg.get("model") or {}).get("type"))):
+        theirs = saved.get(key) if key == "task" else (saved.get("model") or {}).get("type")
+        if theirs != ours:
+            raise CheckpointError(
+                f"--resume {path}: the checkpoint is of {key} {theirs!r}, this config "
+                f"({cfg.get('_source_', 'config')}) of {key} {ours!r}; resume with the config it was trained with"
+            )
