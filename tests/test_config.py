@@ -131,3 +131,30 @@ def test_changing_an_attention_type_drops_the_old_options(tmp_path):
     assert got.model.attn == {"type": "se", "reduction": 8} and got.model.width == 3
     same = load_config(cfg, ["model.attn.type=cbam"])
     assert same.model.attn == {"type": "cbam", "spatial_kernel": 7}  # same type keeps its options
+
+
+@pytest.mark.parametrize("slot", ["None", "dict(type=None)"])
+def test_attention_options_without_a_type_fail_at_the_override_naming_the_slot(tmp_path, slot):
+    cfg = write(tmp_path / "slot.py", f"model = dict(type='m', attn={slot}, enc_attn=None, extra=None)\n")
+    message = (
+        r"override \+model.attn.reduction=8: model.attn names no attention type, so no block would use the option; "
+        r"name the block first: --set model.attn.type=se \+model.attn.reduction=8"
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg, ["+model.attn.reduction=8"])
+    with pytest.raises(ConfigError, match=r"model.enc_attn names no attention type"):
+        load_config(cfg, ["+model.enc_attn.kernel_size=3"])
+    got = load_config(cfg, ["model.attn.type=se", "+model.attn.reduction=8"])
+    assert got.model.attn == {"type": "se", "reduction": 8}
+    assert load_config(cfg, ["+model.extra.k=1"]).model.extra == {"k": 1}  # other None slots take keys as before
+
+
+def test_a_saved_run_config_keeps_the_name_of_the_config_it_came_from(chain, tmp_path):
+    cfg = load_config(chain, ["seed=3"])
+    run = tmp_path / "work_dirs" / "child" / "20250101_000000"
+    run.mkdir(parents=True)
+    cfg.dump(run / "config.py")
+    again = load_config(run / "config.py")
+    assert Path(again._source_).stem == "child"  # the Trainer names the run folder after this stem
+    assert again.seed == 3
+    assert Path(load_config(chain)._source_) == chain  # an ordinary config is its own source

@@ -19,8 +19,13 @@ the default's type (unless the default is ``None``; ints are accepted for floats
 adds a new key. A component slot left ``None`` (``attn=None``) is filled by naming its type:
 ``model.attn.type=cbam`` makes it ``dict(type='cbam')``. Changing the type of an attention slot
 (``attn`` or ``*_attn``) drops the previous block's options, since blocks share no option names;
-give new ones after it (``model.attn.type=se +model.attn.reduction=8``). Values are Python
-literals; anything that does not parse is taken as a string.
+give new ones after it (``model.attn.type=se +model.attn.reduction=8``); options for a slot that names
+no type yet are an error, since no block would receive them. Values are Python literals; anything
+that does not parse is taken as a string.
+
+``cfg._source_`` is the config file a run is named after (``work_dirs/<stem>/``): the loaded file, or,
+for a resolved config saved in a run folder, the ``_source_`` written into it, so re-running a
+saved ``config.py`` keeps the original config's name.
 """
 
 from __future__ import annotations
@@ -78,17 +83,24 @@ class Config(dict):
         """A plain ``dict`` copy (nested Configs become dicts, tuples stay tuples)."""
         return _unwrap(self)
 
+    def to_text(self) -> str:
+        """The resolved config as a loadable ``.py`` file's text (what ``dump`` writes to ``config.py``)."""
+        lines = [
+            "# Resolved config written by the toolkit; load it with toolkit.config.load_config.\n",
+            "# Runs of this file are named after _source_ (the config it came from); delete that line to\n",
+            "# name them after this file.\n",
+        ]
+        for key, value in self.to_dict().items():
+            lines.append(f"{key} = {pprint.pformat(value, indent=1, width=100, sort_dicts=False)}\n")
+        return "".join(lines)
+
     def dump(self, path: str | Path) -> None:
         """Write the resolved config: ``.py`` (loadable again) or ``.json``."""
         path = Path(path)
-        data = self.to_dict()
         if path.suffix == ".json":
-            path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+            path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
         else:
-            lines = ["# Resolved config written by the toolkit; load it with toolkit.config.load_config.\n"]
-            for key, value in data.items():
-                lines.append(f"{key} = {pprint.pformat(value, indent=1, width=100, sort_dicts=False)}\n")
-            path.write_text("".join(lines))
+            path.write_text(self.to_text())
 
 
 def _wrap(value: Any) -> Any:
@@ -229,8 +241,9 @@ def _load_raw(path: Path, chain: tuple[Path, ...]) -> dict:
         if not base_path.exists():
             raise ConfigError(f"{path}: _base_ file not found: {base} (looked for {base_path})")
         merged = merge(merged, _load_raw(base_path, (*chain, path)))
-    # names that start with '_' are file-local helpers, not config keys
-    own = {k: v for k, v in names.items() if not k.startswith("_")}
+    # names that start with '_' are file-local helpers, not config keys; the loaded file's own
+    # _source_ (a resolved config saved in a run folder) is kept to name the run
+    own = {k: v for k, v in names.items() if not k.startswith("_") or (k == "_source_" and not chain)}
     return merge(merged, own)
 
 
@@ -249,9 +262,11 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             if close:
                 hint = f" (close matches in {path.parent}: {', '.join(close)})"
         raise ConfigError(f"config file not found: {path}{hint}")
-    cfg = Config(_load_raw(path, ()))
+    raw = _load_raw(path, ())
+    saved_source = raw.pop("_source_", None)
+    cfg = Config(raw)
     apply_overrides(cfg, overrides)
-    cfg["_source_"] = str(path)
+    cfg["_source_"] = saved_source if isinstance(saved_source, str) and saved_source else str(path)
     return cfg
 
 
@@ -313,6 +328,12 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
                 raise ConfigError(f"override {key}: index {last} out of range for a list of {len(node)}")
             node[int(last)] = _coerce(key, node[int(last)], value, raw)
         elif isinstance(node, dict):
+            if last != "type" and len(parts) > 1 and _is_attention_slot(parts[-2]) and node.get("type") is None:
+                slot = ".".join(parts[:-1])
+                raise ConfigError(
+                    f"override {text.strip()}: {slot} names no attention type, so no block would use the option; "
+                    f"name the block first: --set {slot}.type=se +{slot}.{last}={raw.strip()}"
+                )
             if last == "type" and len(parts) > 1 and _is_attention_slot(parts[-2]) and node.get("type") != value:
                 node.clear()  # attention blocks share no option vocabulary: a new type starts from its defaults
                 node["type"] = value

@@ -1,11 +1,16 @@
-"""Evaluate a trained model: print a metrics table, write metrics.json and pictures.
+"""Evaluate a trained model on a whole split: print a metrics table, write metrics.json and pictures.
 
     python tools/eval.py CFG --checkpoint PATH [--split test] [--out DIR] [--set KEY=VALUE ...]
-    python tools/eval.py --task video_pred      # the task's default config and its latest best.pt
+    python tools/eval.py --task video_pred      # the newest best.pt among the task's runs
+    python tools/eval.py ... --max-batches 10   # a quick, partial look (the output says so)
 
-With ``--task``, the task's default configs are tried in order (for video_pred: simvp.py, then
-simvp_tiny.py); the first one with a trained run under ``work_dirs/`` is evaluated with that run's
-own resolved config and ``checkpoints/best.pt``.
+With ``--task``, every run under the work folder (``--work-dir``, or the ``work_dir`` of the task's
+default configs) whose saved ``config.py`` names the task is a candidate; the run whose
+``checkpoints/best.pt`` was written last is evaluated with its own resolved config. The tool prints
+which run it chose among how many.
+
+The whole split is scored unless ``--max-batches`` says otherwise; the config's ``eval.max_batches``
+limits validation during training only. The line after the table states how many samples were scored.
 """
 
 from __future__ import annotations
@@ -28,38 +33,92 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--split", default="test", help="dataset split to evaluate (default: test)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/eval_<split>_<time>/)")
     p.add_argument("--work-dir", default=None, help="where runs live (default: the config's work_dir)")
+    p.add_argument(
+        "--max-batches",
+        type=_positive_int,
+        metavar="N",
+        help="score only the first N batches (a partial evaluation; default: the whole split)",
+    )
     _common.add_set_option(p)
     return p.parse_args(argv)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _find_task_run(task: str, work_dir: str | None) -> tuple[Path, Path]:
-    """(config, checkpoint) of the newest best.pt among the task's default configs, in preference order."""
+    """(config, checkpoint) of the newest ``best.pt`` among all runs of ``task``; prints the choice and why.
+
+    A run is ``<root>/<config-stem>/<stamp>/`` with ``config.py`` naming the task and
+    ``checkpoints/best.pt``; ``root`` is ``work_dir`` or the ``work_dir`` of each default config.
+    "Newest" is the modification time of ``best.pt`` (the last improvement written), so a long
+    run of one config wins over an older smoke test of another, whatever the configs' order.
+    """
     from toolkit.config import load_config
     from toolkit.engine import task_module
-    from toolkit.engine.runlog import latest_run_dir
     from toolkit.errors import ConfigError
     from toolkit.registry import TASKS
 
+    module = task_module(task)
     try:
-        importlib.import_module(task_module(task))
+        importlib.import_module(module)
     except ModuleNotFoundError:
+        raise ConfigError(f"--task {task}: no package {module} (known: {', '.join(_known_tasks())})") from None
+    cls = TASKS.get(module.rsplit(".", 1)[-1])
+    if work_dir:
+        roots = [Path(work_dir)]
+    else:
+        roots = [Path(load_config(_common.ROOT / rel).get("work_dir", "work_dirs")) for rel in cls.default_configs]
+        roots = list(dict.fromkeys([*roots, Path("work_dirs")]))
+    runs = []  # (mtime of best.pt, best.pt)
+    for root in roots:
+        for best in root.glob("*/*/checkpoints/best.pt"):
+            if _run_task(best.parent.parent / "config.py") == module:
+                runs.append((best.stat().st_mtime_ns, best))
+    if not runs:
+        first = cls.default_configs[-1] if cls.default_configs else f"tasks/{task}/<config>.py"
+        looked = ", ".join(f"{root}/*/*/checkpoints/best.pt" for root in roots)
         raise ConfigError(
-            f"--task {task}: no package {task_module(task)} (known: {', '.join(_known_tasks())})"
-        ) from None
-    cls = TASKS.get(task_module(task).rsplit(".", 1)[-1])
-    tried = []
-    for rel in cls.default_configs:
-        cfg_path = _common.ROOT / rel
-        root = Path(work_dir or load_config(cfg_path).get("work_dir", "work_dirs"))
-        run = latest_run_dir(root, cfg_path.stem, "best.pt")
-        if run is not None:
-            return run / "config.py", run / "checkpoints" / "best.pt"
-        tried.append(f"{root}/{cfg_path.stem}/*/checkpoints/best.pt")
-    first = cls.default_configs[-1] if cls.default_configs else f"tasks/{task}/<config>.py"
-    raise ConfigError(
-        f"no trained checkpoint for task {task!r} (looked for {', '.join(tried) or 'default configs: none declared'}). "
-        f"Train one first: python tools/train.py {first}"
+            f"no trained checkpoint for task {task!r} (looked for {looked} of runs whose config.py has "
+            f"task={task!r}). Train one first: python tools/train.py {first}"
+        )
+    _, best = max(runs)
+    run = best.parent.parent
+    print(
+        f"newest best.pt among {len(runs)} run(s) of task {task}: {best} "
+        f"(config {run.parent.name}, iteration {_checkpoint_iter(best)}, written "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(best.stat().st_mtime))}); "
+        "give CFG --checkpoint PATH to choose another",
+        flush=True,
     )
+    return run / "config.py", best
+
+
+def _run_task(config: Path) -> str | None:
+    """The task module a run's saved ``config.py`` names, or ``None`` when it is absent or unreadable."""
+    from toolkit.config import load_config
+    from toolkit.engine import task_module
+    from toolkit.errors import ConfigError
+
+    try:
+        name = load_config(config).get("task")
+    except ConfigError:  # not a run folder of this toolkit, or a config.py edited into an error
+        return None
+    return task_module(name) if isinstance(name, str) and name else None
+
+
+def _checkpoint_iter(path: Path) -> str:
+    """The iteration a checkpoint was saved at, read lazily (memory-mapped: no weight is loaded)."""
+    import torch
+
+    try:
+        return str(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("iter", "?"))
+    except Exception:  # noqa: BLE001 - only for the message; load_for_eval reports a bad file properly
+        return "?"
 
 
 def _known_tasks() -> list[str]:
@@ -84,6 +143,13 @@ def main() -> int:
         cfg_path, ckpt = Path(args.config), Path(args.checkpoint)
     cfg = load_config(cfg_path, args.set)
     print(f"config: {cfg_path}\ncheckpoint: {ckpt}", flush=True)
+    config_limit = cfg.get_path("eval.max_batches")
+    if config_limit is not None and args.max_batches is None:
+        print(
+            f"note: the config's eval.max_batches={config_limit} limits validation during training only; "
+            "scoring the whole split (--max-batches N to score part of it)",
+            flush=True,
+        )
 
     device = resolve_device(cfg.get("device", "auto"), int(os.environ.get("LOCAL_RANK", "0")))
     rank, world, local_rank = dist.init_distributed(device.type)
@@ -100,10 +166,17 @@ def main() -> int:
         loader,
         device=device,
         amp_dtype=amp,
-        max_batches=ecfg.get("max_batches"),
+        max_batches=args.max_batches,
         vis_items=ecfg.get("vis_items", 4) if rank == 0 else 0,
         progress=f"eval {args.split}" if rank == 0 else None,
     )
+    # every process scored its shard: the total over processes is what the metrics cover
+    scored = round(dist.all_reduce_mean(float(ev.samples), device) * world)
+    coverage = f"scored {scored} of {len(dataset)} samples of split {args.split!r}"
+    if scored < len(dataset):
+        coverage += f" (partial: --max-batches {args.max_batches})" if args.max_batches else " (partial)"
+    else:
+        coverage += " (the whole split)"
     if rank == 0:
         from toolkit.engine.runlog import save_picture
 
@@ -115,11 +188,14 @@ def main() -> int:
             "config": str(cfg_path),
             "checkpoint": str(ckpt),
             "split": args.split,
-            "samples": len(dataset),
+            "samples": scored,
+            "split_samples": len(dataset),
+            "max_batches": args.max_batches,
             "metrics": ev.results,
         }
         (out / "metrics.json").write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
         print(task.format_results(ev.results, ev.metrics))
+        print(coverage)
         print(f"wrote {out / 'metrics.json'} and pictures to {out}/")
     dist.cleanup()
     return 0

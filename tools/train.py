@@ -2,6 +2,7 @@
 
 python tools/train.py tasks/video_pred/simvp_tiny.py [--set train.max_iters=100 ...]
     [--resume auto|PATH] [--load-from PATH] [--work-dir DIR]
+python tools/train.py CFG --set ... --print-config   # the resolved config, then exit (nothing written)
 torchrun --nproc_per_node 2 tools/train.py CFG     # DDP, same command
 """
 
@@ -22,6 +23,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--load-from", metavar="PATH", help="initialise weights from a checkpoint (weights only)")
     p.add_argument("--work-dir", metavar="DIR", help="root of run folders (default: the config's work_dir)")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (bases merged, --set applied) and exit without training or writing",
+    )
     return p.parse_args(argv)
 
 
@@ -31,6 +37,11 @@ def main() -> int:
     from toolkit.engine import Trainer, dist
 
     cfg = load_config(args.config, args.set)
+    if args.print_config:
+        # NOTE: sizes the data decides (in_channels, num_classes, in_shape) are still None here: the
+        # Task fills them in when it builds the datasets, and the run folder's config.py holds them.
+        print(cfg.to_text(), end="")
+        return 0
     trainer = Trainer(cfg, work_dir=args.work_dir, resume=args.resume, load_from=args.load_from, argv=sys.argv)
     try:
         trainer.train()

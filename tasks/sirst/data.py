@@ -64,8 +64,9 @@ def find_split_file(root: Path, split: str, layout: str = "auto") -> Path | None
         raise DataError(f"data.layout must be 'auto', 'folder' or one of {LAYOUTS}, got {layout!r}")
     if not layouts:
         raise DataError(
-            f"{root} has no split folder ({', '.join(LAYOUTS)}); set data.layout='folder' to use every image "
-            "or data.split_files=dict(train=..., test=...)"
+            f"{root} has no split folder ({', '.join(LAYOUTS)}); give data.split_files={{'train': 'train.txt', "
+            "'test': 'test.txt'} (image ids one per line, relative to data.root), or set data.layout=folder to "
+            "train and evaluate on every image (no held-out split; a warning says so)"
         )
     tried: list[str] = []
     for lay in layouts:

@@ -13,6 +13,7 @@ the normalisation shared by the splits and saved with checkpoints.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,8 @@ def sirst_dataset(
         )
 
     ds = make("train", True) if split == "train" else make(val_split if split == "val" else "test", False)
+    if split != "train":
+        _warn_if_not_held_out(ds, split, train_reads_all=layout == "folder" and not lists.get("train"))
     if norm is None:
         if mean is None and std is None:  # statistics of the training images, at their original size
             train = ds if split == "train" else make("train", False)
@@ -136,6 +139,29 @@ def sirst_dataset(
             norm = _normalisation(mean, std, _CHANNELS.get(color, 1))
         ds.norm = norm
     return ds
+
+
+def _warn_if_not_held_out(ds: SIRSTDataset, split: str, *, train_reads_all: bool) -> None:
+    """Warn when evaluation split ``split`` reads images the training split also reads (``layout='folder'``).
+
+    NOTE: the folder layout is not split automatically: a random split would differ from any published
+    one and change with the folder's contents; the user gives lists, or accepts the warning.
+    """
+    if ds.list_file is None and train_reads_all:
+        what = f"split {split!r} evaluates on the {len(ds)} training images (every image of {ds.root}"
+    elif ds.list_file is None:
+        what = f"split {split!r} evaluates on images the training split also reads (every image of {ds.root}"
+    elif train_reads_all:
+        what = f"split {split!r} evaluates on images the training split also reads ({ds.list_file}; training reads all"
+    else:
+        return
+    warnings.warn(
+        f"{what}, data.layout='folder' without a list for both splits), so its scores measure fitting, not "
+        "generalisation. Give held-out lists: data.split_files={'train': 'train.txt', 'test': 'test.txt'} "
+        "(image ids one per line, relative to data.root)",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 @TASKS.register("sirst")

@@ -214,3 +214,10 @@ def test_compiled_training_matches_eager_and_saves_plain_keys(tmp_path):
         torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
     saved = load_checkpoint(compiled.run_dir / "checkpoints" / "last.pt")
     assert set(saved["model"]) == set(a)
+
+
+def test_a_partial_validation_says_so_in_the_log(tmp_path):
+    trainer = Trainer(tiny_cfg("train.max_iters=2", "eval.max_batches=1"), work_dir=tmp_path)  # 5 clips, batch 2
+    trainer.train()
+    lines = [line for line in (trainer.run_dir / "log.txt").read_text().splitlines() if " val: " in line]
+    assert lines and all(line.endswith("(partial: 1 of 3 batches)") for line in lines)

@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from toolkit.modules.attention import ATTENTION, build_attention
+from toolkit.modules.attention import ATTENTION, Identity, build_attention
 from toolkit.modules.attention.channel import eca_kernel_size
 
 SHAPES = [(1, 16, 7, 9), (2, 64, 32, 32)]
@@ -225,3 +225,38 @@ def test_cuda_matches_cpu_and_runs_bf16(name):
         y = m_gpu(x.cuda().requires_grad_())
     y.float().sum().backward()
     assert y.shape == x.shape and torch.isfinite(y.float()).all()
+
+
+def test_options_without_a_type_are_an_error_not_the_identity():
+    from toolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"attention options \{'reduction': 8\} name no 'type'.*Known types: .*se"):
+        build_attention({"reduction": 8}, 16)
+    with pytest.raises(ConfigError, match=r"attention options \{'reduction': 8\} name no 'type'"):
+        build_attention({"type": None, "reduction": 8}, 16)
+    assert isinstance(build_attention({"type": None}, 16), Identity)  # an empty slot (hybridsn.py) stays empty
+    assert isinstance(build_attention(None, 16), Identity)
+
+
+def test_readme_attention_examples_add_attention():
+    """Every ``tools/train.py ... --set model.attn...`` line of the README builds a model with more parameters."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    import tasks.video_pred  # noqa: F401  (registers simvp)
+    from toolkit.config import load_config
+    from toolkit.registry import MODELS
+
+    root = Path(__file__).resolve().parents[2]
+    lines = [
+        ln for ln in (root / "README.md").read_text().splitlines() if re.match(r"python tools/train.py .*attn", ln)
+    ]
+    assert lines, "the README shows no attention override"
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        config, sets = words[2], words[words.index("--set") + 1 :]
+        shape = dict(in_shape=(10, 1, 64, 64))  # Moving MNIST clips (T, C, H, W), as the Task fills it in
+        bare = MODELS.build(dict(load_config(root / config).model, **shape))
+        model = MODELS.build(dict(load_config(root / config, sets).model, **shape))
+        assert _n_params(model) > _n_params(bare), line

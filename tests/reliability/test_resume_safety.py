@@ -184,3 +184,32 @@ def test_resuming_a_file_outside_a_run_folder_starts_a_new_run(straight, tmp_pat
     trainer.train()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work", "x"]  # nothing written beside the file
     assert [p.name for p in loose.parent.iterdir()] == ["weights.pt"]
+
+
+def test_random_augmentation_is_the_same_with_workers_and_after_a_resume(tmp_path):
+    # SIRST augments every sample at random (scale, crop, flips); with 2 workers and a kill in the
+    # middle of an epoch, the resumed run must still see exactly the batches of a 0-worker straight run
+    sets = [
+        "train.batch_size=4",
+        "train.max_iters=6",
+        "train.val_interval=3",
+        "train.log_interval=1",
+        "eval.max_batches=1",
+        "model.channels=[4, 8, 16, 32]",
+        "data.crop_size=48",
+        "data.base_size=56",
+    ]
+    sirst = ROOT / "tasks/sirst/dnanet_tiny.py"
+    whole = Trainer(load_config(sirst, [*sets, "train.num_workers=0"]), work_dir=tmp_path / "a")
+    whole.train()
+    cut = Trainer(load_config(sirst, [*sets, "train.num_workers=2"]), work_dir=tmp_path / "b")
+    kill_at_step(cut, 5)
+    with pytest.raises(Killed):
+        cut.train()
+    resumed = Trainer(load_config(sirst, [*sets, "train.num_workers=2"]), work_dir=tmp_path / "b", resume="auto")
+    assert resumed.iter == 3
+    resumed.train()
+    got, want = resumed.model.state_dict(), whole.model.state_dict()
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    assert records(resumed.run_dir) == records(whole.run_dir)

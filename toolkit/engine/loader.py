@@ -32,20 +32,52 @@ class _ShardSampler(Sampler):
         return len(self.indices)
 
 
-class _SkipSampler(Sampler):
-    """Wraps an epoch sampler and drops its first ``skip`` indices (resuming mid-epoch)."""
+class _SeededSampler(Sampler):
+    """An epoch's indices after the first ``skip``, each paired with the seed of its sample's randomness.
 
-    def __init__(self, base: Sampler, skip: int):
-        self.base, self.skip = base, skip
+    The seed is a function of (seed, epoch, rank, position in the epoch) only, so a sample's random
+    augmentation is the same whichever worker loads it and whether or not the epoch was resumed.
+    """
+
+    def __init__(self, base: Sampler, skip: int, seed: int, epoch: int, rank: int):
+        self.base, self.skip, self.key = base, skip, (seed % 2**32, epoch, rank)
 
     def __iter__(self):
-        it = iter(self.base)
-        for _ in range(self.skip):
-            next(it, None)
-        return it
+        for pos, index in enumerate(self.base):
+            if pos >= self.skip:
+                yield index, int(np.random.SeedSequence([*self.key, pos]).generate_state(1)[0])
 
     def __len__(self) -> int:
         return max(len(self.base) - self.skip, 0)
+
+
+class _SeededSamples(Dataset):
+    """``dataset[index]`` drawn with Python's, NumPy's and torch's generators seeded for that sample.
+
+    In the main process (``num_workers=0``) the generators' states are put back afterwards, so loading
+    data never shifts the model's random stream (dropout, drop path).
+    """
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        main = torch.utils.data.get_worker_info() is None
+        saved = (random.getstate(), np.random.get_state(), torch.get_rng_state()) if main else None
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            return self.dataset[index]
+        finally:
+            if saved is not None:
+                random.setstate(saved[0])
+                np.random.set_state(saved[1])
+                torch.set_rng_state(saved[2])
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -57,18 +89,18 @@ def _seed_worker(worker_id: int) -> None:
 def train_loader(
     dataset: Dataset, cfg: Config, collate_fn: Any, *, rank: int = 0, world: int = 1, epoch: int = 0, skip: int = 0
 ) -> DataLoader:
-    """The shuffled training loader of ``epoch``, without its first ``skip`` samples (per process)."""
+    """The shuffled training loader of ``epoch``, without its first ``skip`` samples (per process).
+
+    Every sample's random augmentation is seeded from (seed, epoch, rank, position in the epoch): the
+    batches are the same with any ``num_workers`` and after a resume in the middle of an epoch.
+    """
     tcfg, seed = cfg.train, cfg.get("seed", 0)
-    sampler: Sampler = DistributedSampler(
-        dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True
-    )
-    sampler.set_epoch(epoch)
-    if skip:
-        sampler = _SkipSampler(sampler, skip)
+    order = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
+    order.set_epoch(epoch)
     return DataLoader(
-        dataset,
+        _SeededSamples(dataset),
         batch_size=tcfg.get("batch_size", 1),
-        sampler=sampler,
+        sampler=_SeededSampler(order, skip, seed, epoch, rank),
         num_workers=tcfg.get("num_workers", 0),
         collate_fn=collate_fn,
         pin_memory=bool(tcfg.get("pin_memory")) and torch.cuda.is_available(),

@@ -378,6 +378,7 @@ class Trainer:
                 vis_items=ecfg.get("vis_items", 4) if self.rank == 0 else 0,
             )
         self.log.images(ev.pictures, step=self.iter, tag="val")
+        self.val_coverage = "" if ev.batches == len(loader) else f"  (partial: {ev.batches} of {len(loader)} batches)"
         return ev.results
 
     def _validate_and_save(self) -> dict[str, float]:
@@ -402,6 +403,6 @@ class Trainer:
             self.save("best.pt", state)
         self.save("last.pt", state)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float))
-        self.log.info(f"iter {self.iter} val: {shown}{'  (best)' if improved else ''}")
+        self.log.info(f"iter {self.iter} val: {shown}{'  (best)' if improved else ''}{getattr(self, 'val_coverage', '')}")
         dist.barrier()
         return results

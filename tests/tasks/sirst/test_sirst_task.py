@@ -191,3 +191,36 @@ def test_trainer_end_to_end_report_and_eval_tool(synth_cache, tmp_path, monkeypa
     printed = capsys.readouterr().out
     assert "protocol" in printed and "Fa (x1e-6)" in printed
     assert (tmp_path / "cli" / "metrics.json").is_file() and (tmp_path / "cli" / "roc.png").is_file()
+
+
+def test_folder_layout_without_held_out_lists_warns_that_evaluation_reuses_training_images(synth_cache, tmp_path):
+    import shutil
+    import warnings
+
+    from tasks.sirst.synth import ensure_dataset
+
+    own = tmp_path / "own"  # a user's folder: images/ and masks/, no split lists
+    for sub in ("images", "masks"):
+        shutil.copytree(ensure_dataset(synth_cache, **SMALL) / sub, own / sub)
+    task = SIRSTTask(tiny_cfg(synth_cache, f"data.root={str(own)!r}", "data.layout=folder"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the training split alone says nothing
+        train = task.build_dataset("train")
+    for split in ("val", "test"):
+        with pytest.warns(UserWarning, match=rf"split '{split}' evaluates on the {len(train)} training images"):
+            assert len(task.build_dataset(split)) == len(train)
+    # held-out lists for both sides: no warning
+    (own / "train.txt").write_text("\n".join(s["name"] for s in train.samples[:10]))
+    (own / "test.txt").write_text("\n".join(s["name"] for s in train.samples[10:]))
+    lists = "data.split_files={'train': 'train.txt', 'test': 'test.txt'}"
+    task = SIRSTTask(tiny_cfg(synth_cache, f"data.root={str(own)!r}", "data.layout=folder", lists))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(task.build_dataset("train")) == 10 and len(task.build_dataset("test")) == len(train) - 10
+    # a list for the test split only: training still reads every image, the test images among them
+    task = SIRSTTask(
+        tiny_cfg(synth_cache, f"data.root={str(own)!r}", "data.layout=folder", "data.split_files={'test': 'test.txt'}")
+    )
+    task.build_dataset("train")
+    with pytest.warns(UserWarning, match=r"split 'test' evaluates on images the training split also reads"):
+        task.build_dataset("test")

@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from toolkit.errors import ConfigError
 from toolkit.registry import ATTENTION
 
 __all__ = ["ATTENTION", "build_attention", "Identity"]
@@ -36,11 +37,19 @@ class Identity(nn.Module):
 def build_attention(spec: Any, channels: int) -> nn.Module:
     """Build an attention block for ``channels`` from a name, ``dict(type=..., **opts)`` or ``None``.
 
-    ``None`` gives the identity, so hosts can always call the result.
+    ``None`` (or ``dict(type=None)``) gives the identity, so hosts can always call the result.
+    Options without a type are an error: they would otherwise vanish into the identity.
     """
     if spec is None:
         return Identity(channels)
     if isinstance(spec, dict) and spec.get("type") is None:
+        options = {k: v for k, v in spec.items() if k != "type"}
+        if options:
+            raise ConfigError(
+                f"attention options {options} name no 'type', so no block would use them (the slot would be empty). "
+                f"Name the block first, e.g. --set model.attn.type=se +model.attn.reduction=8. "
+                f"Known types: {', '.join(sorted(ATTENTION))}"
+            )
         return Identity(channels)
     return ATTENTION.build(spec, channels=channels)
 
