@@ -4,6 +4,11 @@ The ``data`` keys and their defaults are in ``configs/_base_/datasets/restoratio
 ``restoration`` dataset picks its split's folders from them. Models receive ``in_channels = 3`` and
 ``upscale = data.scale`` (filled where the config leaves ``None`` and written back into the config);
 metrics that take ``crop_border`` receive ``data.scale`` unless their spec sets it.
+
+With ``eval.baseline`` (default on) the same metrics score the trivial answer too (``InputBaseline``):
+the bicubic up-scaled input for super-resolution (``bicubic_psnr``, ...), the degraded input itself
+otherwise (``input_psnr``, ...); they are printed beside the model's, logged at validation and written
+to ``metrics.json``. The best checkpoint is still chosen by the model's ``psnr``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import default_collate
 
+from tasks.restoration.baseline import InputBaseline, baseline_prefix
 from tasks.restoration.tiling import forward_padded, tiled_forward
 from tasks.restoration.visualise import side_by_side, to_uint8
 from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image
@@ -33,6 +39,7 @@ __all__ = ["RestorationTask", "EvalSamples"]
 
 _QUALITY_METRICS = {"psnr", "ssim", "psnr_y", "ssim_y"}
 _SAMPLES = "samples"  # the key of the EvalSamples metric in the collection
+_BASELINE = "baseline"  # the key of the InputBaseline metric in the collection
 
 
 def _eval_collate(items: list[dict]) -> dict:
@@ -127,6 +134,10 @@ class RestorationTask(Task):
 
     def build_metrics(self) -> MetricCollection:
         metrics = super().build_metrics()
+        if self.cfg.get_path("eval.baseline", True):
+            # a second build of the same specs: the baseline is scored exactly as the model is
+            same = {k: m for k, m in super().build_metrics().metrics.items() if not m.uses_batch}
+            metrics.metrics[_BASELINE] = InputBaseline(MetricCollection(same), self.scale)
         metrics.metrics[_SAMPLES] = EvalSamples(keep=int(self.cfg.get_path("eval.vis_items", 4) or 0))
         return metrics
 
@@ -165,6 +176,8 @@ class RestorationTask(Task):
         for metric in metrics:
             if hasattr(metric, "per_image") and hasattr(metric, "key"):
                 per_image[metric.key] = [float(v) for v in metric.per_image()]
+            elif isinstance(metric, InputBaseline):
+                per_image.update((k, [float(x) for x in v]) for k, v in metric.per_image_by_key().items())
         rows = []
         if per_image and all(len(v) == len(names) for v in per_image.values()):
             rows = [{"name": n, **{k: v[i] for k, v in per_image.items()}} for i, n in enumerate(names)]
@@ -181,14 +194,36 @@ class RestorationTask(Task):
             cv2.imwrite(str(pic_dir / f"{i:03d}_{s['name']}.png"), pic[..., ::-1])
 
     def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
-        lines = [f"{'':<5}{'PSNR (dB)':>12}{'SSIM':>10}"]
+        """PSNR/SSIM of the model (RGB and Y rows) and, when scored, of the baseline in a second column."""
+        prefix = baseline_prefix(self.scale)
+        shown = _QUALITY_METRICS | {prefix + k for k in _QUALITY_METRICS}
+        has_base = any(k in results for k in shown - _QUALITY_METRICS)
+        base_name = "bicubic" if self.scale > 1 else "input"
+
+        def cells(p: float | None, s: float | None) -> str:
+            return (f"{p:12.4f}" if p is not None else f"{'-':>12}") + (f"{s:10.4f}" if s is not None else f"{'-':>10}")
+
+        lines = [
+            f"{'':<5}{'PSNR (dB)':>12}{'SSIM':>10}" + (f"{base_name + ' PSNR':>18}{'SSIM':>10}" if has_base else "")
+        ]
         for label, suffix in (("RGB", ""), ("Y", "_y")):
             p, s = results.get(f"psnr{suffix}"), results.get(f"ssim{suffix}")
             if p is not None or s is not None:
-                p_txt = f"{p:12.4f}" if p is not None else f"{'-':>12}"
-                s_txt = f"{s:10.4f}" if s is not None else f"{'-':>10}"
-                lines.append(f"{label:<5}{p_txt}{s_txt}")
-        others = {k: v for k, v in results.items() if k not in _QUALITY_METRICS}
+                row = f"{label:<5}{cells(p, s)}"
+                if has_base:
+                    row += "      " + cells(results.get(f"{prefix}psnr{suffix}"), results.get(f"{prefix}ssim{suffix}"))
+                lines.append(row)
+        model_psnr, base_psnr = results.get("psnr"), results.get(f"{prefix}psnr")
+        if model_psnr is not None and base_psnr is not None:
+            gain = model_psnr - base_psnr
+            what = "the bicubic up-scaled input" if self.scale > 1 else "the degraded input"
+            lines.append(f"model - {base_name}: {gain:+.2f} dB RGB PSNR")
+            if gain < 0:
+                lines.append(
+                    f"warning: the model scores below {what} ({model_psnr:.2f} < {base_psnr:.2f} dB); "
+                    "it is undertrained or mis-configured (learning rate, iterations)"
+                )
+        others = {k: v for k, v in results.items() if k not in shown}
         lines += [f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}" for k, v in others.items()]
         return "\n".join(lines)
 

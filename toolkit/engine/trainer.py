@@ -403,6 +403,7 @@ class Trainer:
             self.save("best.pt", state)
         self.save("last.pt", state)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float))
-        self.log.info(f"iter {self.iter} val: {shown}{'  (best)' if improved else ''}{getattr(self, 'val_coverage', '')}")
+        mark = ("  (best)" if improved else "") + getattr(self, "val_coverage", "")
+        self.log.info(f"iter {self.iter} val: {shown}{mark}")
         dist.barrier()
         return results

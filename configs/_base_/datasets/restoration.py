@@ -22,3 +22,6 @@ data = dict(
     val=dict(gt=None, lq=None),
     test=None,  # None: val's folders; add your own with --set +data.test.gt=FOLDER +data.test.lq=FOLDER
 )
+# baseline: score the trivial answer with the same metrics, printed beside the model's and logged
+# (bicubic_psnr, ...: the bicubic up-scaled input when scale > 1; input_psnr, ...: the degraded input)
+eval = dict(baseline=True)

@@ -86,7 +86,8 @@ def test_trainer_end_to_end_report_and_infer(tmp_path):
     cfg = _cfg("safmn_tiny", "train.max_iters=4", "train.val_interval=4", "device='cpu'")
     trainer = Trainer(cfg, work_dir=tmp_path)
     results = trainer.train()
-    assert set(results) >= {"psnr", "ssim", "psnr_y", "ssim_y"}
+    assert set(results) >= {"psnr", "ssim", "psnr_y", "ssim_y", "bicubic_psnr", "bicubic_ssim_y"}
+    assert trainer.best == results["psnr"] != results["bicubic_psnr"]  # best.pt follows the model's PSNR
     assert all(np.isfinite(v) for v in results.values())
     run = trainer.run_dir
     assert (run / "checkpoints" / "best.pt").is_file() and any((run / "vis").iterdir())
@@ -103,13 +104,15 @@ def test_trainer_end_to_end_report_and_infer(tmp_path):
     out_dir.mkdir()
     task.report(ev.metrics, res, out_dir, model=model, device="cpu")
     rows = (out_dir / "per_image.csv").read_text().splitlines()
-    assert rows[0] == "name,psnr,ssim,psnr_y,ssim_y" and len(rows) == 3
+    baseline_columns = "bicubic_psnr,bicubic_ssim,bicubic_psnr_y,bicubic_ssim_y"
+    assert rows[0] == f"name,psnr,ssim,psnr_y,ssim_y,{baseline_columns}" and len(rows) == 3
     pics = sorted((out_dir / "side_by_side").iterdir())
     assert len(pics) == 2
     pic = cv2.imread(str(pics[0]))
     assert pic.shape == (18 + 128, 4 * 640 + 3 * 4, 3)  # caption, four panels of the 128x640 test band, gaps
     table = task.format_results(res, ev.metrics)
     assert "PSNR (dB)" in table and f"{res['psnr_y']:.4f}" in table and table.splitlines()[2].startswith("Y")
+    assert f"{res['bicubic_psnr_y']:.4f}" in table.splitlines()[2]
 
     # inference on a folder: one image whole, one tiled by the memory budget
     src = tmp_path / "in"
