@@ -20,6 +20,9 @@ from torch import nn
 
 from toolkit.errors import CheckpointError
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask (os.umask can only be read by setting it)
+
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "rng_state", "set_rng_state", "clean_state_dict"]
 
 
@@ -43,6 +46,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private (0600); a checkpoint gets the usual mode
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
             f.flush()

@@ -12,7 +12,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["init_distributed", "get_rank", "get_world_size", "is_main_process", "barrier", "broadcast_object"]
+from toolkit.errors import DeviceError
+
+__all__ = [
+    "init_distributed",
+    "get_rank",
+    "get_world_size",
+    "is_main_process",
+    "barrier",
+    "broadcast_object",
+    "resolve_device",
+]
 
 
 def init_distributed(device_type: str) -> tuple[int, int, int]:
@@ -67,3 +77,17 @@ def all_reduce_mean(value: float, device: torch.device) -> float:
 def cleanup() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
+    """``'auto'`` picks CUDA when available; asking for CUDA on a CPU machine is a DeviceError."""
+    spec = spec or "auto"
+    if spec == "auto":
+        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device={spec!r} but this machine has no CUDA GPU; use device='cpu' or 'auto'")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device

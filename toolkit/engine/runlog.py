@@ -7,6 +7,7 @@ and ``vis/``. Only rank 0 writes; other ranks get a logger that prints nothing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import shlex
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from toolkit.errors import ConfigError
 
 __all__ = ["RunLog", "new_run_dir", "latest_run_dir", "environment_report", "save_picture"]
 
@@ -44,14 +47,24 @@ def _step_of(line: str) -> float:
 
 
 def new_run_dir(work_dir: str | Path, config_stem: str) -> Path:
-    """A fresh ``<work_dir>/<config_stem>/<timestamp>`` folder (suffixed if two runs start in one second)."""
+    """Create and return a fresh ``<work_dir>/<config_stem>/<timestamp>`` folder (suffixed if taken).
+
+    The folder is claimed with an atomic ``mkdir``, so two runs started in the same second never share it.
+    """
     base = Path(work_dir) / config_stem
     stamp = time.strftime("%Y%m%d_%H%M%S")
-    path, i = base / stamp, 1
-    while path.exists():
-        i += 1
-        path = base / f"{stamp}_{i}"
-    return path
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for i in itertools.count(1):
+            path = base / (stamp if i == 1 else f"{stamp}_{i}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise ConfigError(f"work_dir {work_dir}: cannot create a run folder in {base}: {exc.strerror or exc}") from None
+    raise AssertionError("unreachable")
 
 
 def latest_run_dir(work_dir: str | Path, config_stem: str, checkpoint: str = "last.pt") -> Path | None:

@@ -33,6 +33,7 @@ from toolkit.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from toolkit.engine.dist import resolve_device
 from toolkit.engine.ema import EMA
 from toolkit.engine.evaluate import evaluate
 from toolkit.engine.loader import eval_loader, to_device, train_loader
@@ -48,20 +49,6 @@ __all__ = ["Trainer", "TrainingDiverged", "resolve_device"]
 
 class TrainingDiverged(ToolkitError):
     """The loss became NaN or infinite."""
-
-
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """``'auto'`` picks CUDA when available; asking for CUDA on a CPU machine is a DeviceError."""
-    spec = spec or "auto"
-    if spec == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(spec)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceError(f"device={spec!r} but this machine has no CUDA GPU; use device='cpu' or 'auto'")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
 
 
 class Trainer:
@@ -148,7 +135,8 @@ class Trainer:
             notes.append(f"resumed from {resume_path} at iteration {self.iter} (epoch {self.epoch})")
 
         # --- the run folder, written only now that everything above has succeeded ---
-        run_dir = run_dir or new_run_dir(root, stem)  # a checkpoint outside a run folder starts a new one
+        if run_dir is None and self.rank == 0:  # a checkpoint outside a run folder starts a new one
+            run_dir = new_run_dir(root, stem)
         self.run_dir = Path(dist.broadcast_object(str(run_dir)))
         resumed_here = state is not None and run_dir is not None and resume_path.resolve().parent.parent == run_dir
         self.log = RunLog(self.run_dir, enabled=self.rank == 0, resume_step=self.iter if resumed_here else None)
@@ -169,9 +157,13 @@ class Trainer:
             raise ConfigError(f"train.amp must be 'bf16', 'fp16' or None, got {amp!r}")
         if amp == "fp16" and self.device.type != "cuda":
             raise DeviceError("train.amp='fp16' needs a CUDA GPU; on CPU use train.amp='bf16' or None")
-        accum = self.cfg.train.get("accum_steps", 1)
-        if isinstance(accum, bool) or not isinstance(accum, int) or accum < 1:
-            raise ConfigError(f"train.accum_steps must be a positive int, got {accum!r}")
+        ecfg = self.cfg.get("eval") or {}
+        sizes = {f"train.{k}": self.cfg.train.get(k) for k in ("batch_size", "accum_steps", "log_interval")}
+        sizes |= {f"train.{k}": self.cfg.train.get(k) for k in ("max_iters", "max_epochs", "val_interval")}
+        sizes |= {"eval.batch_size": ecfg.get("batch_size", 1), "eval.max_batches": ecfg.get("max_batches")}
+        for key, value in sizes.items():  # None: the default (an epoch, no limit); 0 or less is never meant
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{key} must be a positive whole number, got {value!r}")
 
     @staticmethod
     def _seed(seed: int, deterministic: bool) -> None:
