@@ -34,13 +34,18 @@ def add_set_option(parser, help: str = "config overrides: a.b.0.c=value (prefix 
 
 
 def run_main(main) -> None:
-    """Call ``main()``; user mistakes (ToolkitError) print one line and exit 2, Ctrl-C exits 130."""
+    """Call ``main()``; user mistakes (ToolkitError) and refused file operations (OSError) print one line and
+    exit 2, Ctrl-C exits 130."""
     from toolkit.errors import ToolkitError
 
     try:
         code = main()
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # the file system said no (read-only folder, a file where a folder should be, full disk)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

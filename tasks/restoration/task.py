@@ -19,7 +19,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -29,7 +28,7 @@ from torch.utils.data import default_collate
 from tasks.restoration.baseline import InputBaseline, baseline_prefix
 from tasks.restoration.tiling import forward_padded, tiled_forward
 from tasks.restoration.visualise import side_by_side, to_uint8
-from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image
+from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image, write_image
 from toolkit.engine.task import Task
 from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import Metric, MetricCollection
@@ -191,7 +190,7 @@ class RestorationTask(Task):
         pic_dir.mkdir(exist_ok=True)
         for i, s in enumerate(collected.samples):
             pic = side_by_side(s["input"], s["output"], s["target"])
-            cv2.imwrite(str(pic_dir / f"{i:03d}_{s['name']}.png"), pic[..., ::-1])
+            write_image(pic_dir / f"{i:03d}_{s['name']}.png", pic)
 
     def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
         """PSNR/SSIM of the model (RGB and Y rows) and, when scored, of the baseline in a second column."""
@@ -265,7 +264,7 @@ class RestorationTask(Task):
                         torch.cuda.empty_cache()
                         y = tiled_forward(model, x, max(64, min(h, w) // 2), overlap, batch_size=batch_size)
             target = dst if to_file else dst / f"{path.stem}.png"
-            cv2.imwrite(str(target), to_uint8(y[0])[..., ::-1])
+            write_image(target, to_uint8(y[0]))
         print(f"restored {len(files)} image(s) into {dst}")
 
 

@@ -26,7 +26,7 @@ from tasks.sirst.data import Normalisation, SIRSTDataset, collate_eval, compute_
 from tasks.sirst.synth import ensure_dataset
 from tasks.sirst.visualise import OverlaySamples, panel, plot_pd_fa, plot_roc
 from toolkit.config import Config
-from toolkit.data import IMAGE_EXTENSIONS, crop_to, pad_to_multiple, read_image
+from toolkit.data import IMAGE_EXTENSIONS, crop_to, pad_to_multiple, read_image, write_image
 from toolkit.engine.task import Task
 from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import MetricCollection
@@ -267,14 +267,12 @@ class SIRSTTask(Task):
             extras["per_image_iou"] = niou.per_image.tolist()
         (out_dir / "sirst_report.json").write_text(json.dumps(extras, indent=1, default=_plain) + "\n")
         if overlays is not None and overlays.samples:
-            from PIL import Image
-
             vis = out_dir / "overlays"
             vis.mkdir(exist_ok=True)
             for s in overlays.samples:
                 scale = max(1, 384 // max(s["prob"].shape))
                 picture = panel(self.norm.undo(s["input"]), s["prob"], s["mask"], self.threshold, scale)
-                Image.fromarray(picture).save(vis / f"{s['name']}.png")
+                write_image(vis / f"{s['name']}.png", picture)
 
     def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
         def pct(key: str) -> str:
@@ -302,8 +300,6 @@ class SIRSTTask(Task):
 
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
         """``tools/infer.py``: probability and mask PNGs for an image file or a folder of images."""
-        from PIL import Image
-
         if self.norm is None:
             raise ConfigError("the checkpoint holds no normalisation statistics (task state); was it trained?")
         src, out = Path(args.input), Path(args.out)
@@ -317,8 +313,8 @@ class SIRSTTask(Task):
                 img = self.norm.apply(read_image(path, self.cfg.data.color))  # (H, W, C) normalised
                 x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)  # (1, C, H, W)
                 prob = self.predict(model, x)[0, 0].cpu().numpy()
-                Image.fromarray((prob * 255).round().astype(np.uint8)).save(out / f"{path.stem}_prob.png")
-                Image.fromarray(((prob > self.threshold) * 255).astype(np.uint8)).save(out / f"{path.stem}_mask.png")
+                write_image(out / f"{path.stem}_prob.png", (prob * 255).round().astype(np.uint8))
+                write_image(out / f"{path.stem}_mask.png", ((prob > self.threshold) * 255).astype(np.uint8))
         print(f"wrote {2 * len(files)} PNGs (probability, mask at prob > {self.threshold:g}) to {out}/")
 
     # ------------------------------------------------------------------ state

@@ -143,3 +143,20 @@ def test_list_images_missing_or_empty_folder_is_named(tmp_path):
     (tmp_path / "empty" / "readme.txt").write_text("")
     with pytest.raises(DataError, match=r"no images \(\.png, \.jpg.*\) in .*empty"):
         list_images(tmp_path / "empty")
+
+
+def test_write_image_round_trips_and_names_the_file_it_cannot_write(tmp_path):
+    from toolkit.data import write_image
+
+    rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    grey = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    np.testing.assert_array_equal(read_image(write_image(tmp_path / "rgb.png", rgb), "rgb8"), rgb)
+    assert np.array_equal(read_image(write_image(tmp_path / "g.png", grey), "grey")[..., 0], grey.astype(np.float32))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match=f"cannot write {blocker / 'out.png'}"):
+        write_image(blocker / "out.png", rgb)
+    with pytest.raises(DataError, match="unknown image extension"):
+        write_image(tmp_path / "out.xyz", rgb)
+    with pytest.raises(DataError, match=r"uint8 \(H, W\) or \(H, W, 3\)"):
+        write_image(tmp_path / "out.png", rgb.astype(np.float32))

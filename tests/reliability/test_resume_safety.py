@@ -213,3 +213,23 @@ def test_random_augmentation_is_the_same_with_workers_and_after_a_resume(tmp_pat
     for key in want:
         assert torch.equal(got[key], want[key]), key
     assert records(resumed.run_dir) == records(whole.run_dir)
+
+
+def test_checkpoints_take_the_process_umask_and_run_folders_are_claimed_once(tmp_path):
+    import os
+
+    from toolkit.engine.checkpoint import save_checkpoint
+    from toolkit.engine.runlog import new_run_dir
+
+    old = os.umask(0o027)
+    try:
+        from toolkit.engine import checkpoint
+
+        checkpoint._UMASK = 0o027  # the module reads the umask once at import
+        save_checkpoint({"iter": 1}, tmp_path / "c.pt")
+        assert (tmp_path / "c.pt").stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0600
+    finally:
+        os.umask(old)
+        checkpoint._UMASK = old
+    runs = [new_run_dir(tmp_path / "w", "cfg") for _ in range(3)]  # within one second
+    assert len(set(runs)) == 3 and all(r.is_dir() for r in runs)

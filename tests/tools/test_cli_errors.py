@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,14 @@ def run(*args, cwd=ROOT):
         (
             ["tools/eval.py", "tasks/video_pred/simvp_tiny.py", "--checkpoint", "/nonexistent.pt"],
             "checkpoint not found: /nonexistent.pt",
+        ),
+        (
+            ["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "train.max_iters=0"],
+            "train.max_iters must be a positive whole number, got 0",
+        ),
+        (
+            ["tools/train.py", "tasks/video_pred/simvp_tiny.py", "--set", "train.batch_size=-1"],
+            "train.batch_size must be a positive whole number, got -1",
         ),
     ],
 )
@@ -82,3 +91,36 @@ def test_train_then_eval_task_end_to_end(tmp_path):
     assert "copy-last-frame" in out.stdout and "mse" in out.stdout
     eval_dir = next(tmp_path.glob("simvp_tiny/*/eval_test_*"))
     assert (eval_dir / "metrics.json").exists() and list(eval_dir.glob("test_sample0.png"))
+
+
+def test_file_system_refusals_are_one_line(tmp_path, monkeypatch, capsys):
+    from toolkit.config import load_config
+    from toolkit.engine import Trainer
+
+    def tool(*args):
+        monkeypatch.setattr(sys, "argv", list(args))
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(str(ROOT / args[0]), run_name="__main__")
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        return err
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    err = tool("tools/train.py", "tasks/restoration/safmn_tiny.py", "--work-dir", str(blocker / "runs"))
+    assert "cannot create a run folder" in err and str(blocker) in err
+    trainer = Trainer(load_config(ROOT / "tasks/restoration/safmn_tiny.py", ["train.max_iters=1"]), work_dir=tmp_path)
+    trainer.train()
+    capsys.readouterr()
+    ckpt = str(trainer.run_dir / "checkpoints" / "last.pt")
+    photos = tmp_path / "in"
+    photos.mkdir()
+    from toolkit.data import write_image
+
+    write_image(photos / "x.png", np.full((12, 16, 3), 128, np.uint8))
+    err = tool("tools/infer.py", str(trainer.run_dir / "config.py"), "--checkpoint", ckpt, "--input", str(photos),
+               "--out", str(blocker / "restored"))  # fmt: skip
+    assert str(blocker) in err
+    assert blocker.read_text() == "not a folder"

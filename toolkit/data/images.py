@@ -34,7 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from toolkit.errors import DataError
 
-__all__ = ["IMAGE_EXTENSIONS", "IMAGE_MODES", "list_images", "read_image"]
+__all__ = ["IMAGE_EXTENSIONS", "IMAGE_MODES", "list_images", "read_image", "write_image"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 IMAGE_MODES = ("rgb8", "grey", "rgb", "grey_unit", "rgb_unit")
@@ -129,3 +129,27 @@ def _read_rgb8(path: Path) -> np.ndarray:
     elif channels != 3:
         raise DataError(f"{path} has {channels} channels; expected 1 (grey), 3 (RGB) or 4 (RGBA)")
     return np.ascontiguousarray(img[..., ::-1])  # BGR -> RGB
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write a uint8 image, grey (H, W) or RGB (H, W, 3), in the format of ``path``'s extension.
+
+    Every failure (unknown extension, missing or read-only folder, full disk) raises a DataError naming
+    the file; nothing is reported as written that was not.
+    """
+    import cv2
+
+    path = Path(path)
+    image = np.ascontiguousarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise DataError(f"{path}: can write uint8 (H, W) or (H, W, 3) images, got {image.dtype} {image.shape}")
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise DataError(f"{path}: unknown image extension; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    ok, encoded = cv2.imencode(path.suffix.lower(), image if image.ndim == 2 else image[..., ::-1])  # cv2 wants BGR
+    if not ok:
+        raise DataError(f"cannot encode {path} as {path.suffix}")
+    try:
+        path.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
