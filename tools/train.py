@@ -19,7 +19,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp.py")
     _common.add_set_option(p, "override config values: a.b.0.c=value (prefix + to add a key)")
     p.add_argument(
-        "--resume", metavar="auto|PATH", help="continue a run: 'auto' (latest run of this config) or a checkpoint"
+        "--resume",
+        metavar="auto|PATH",
+        help="continue a run: 'auto' (latest run of this config with a checkpoint; none: a new run) or a checkpoint",
     )
     p.add_argument("--load-from", metavar="PATH", help="initialise weights from a checkpoint (weights only)")
     p.add_argument("--work-dir", metavar="DIR", help="root of run folders (default: the config's work_dir)")

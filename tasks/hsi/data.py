@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from toolkit.data import reseed
 from toolkit.errors import ConfigError, DataError
 
 __all__ = [
@@ -315,6 +316,9 @@ class PatchAugment:
     def __call__(self, patch: torch.Tensor) -> torch.Tensor:
         """(D, S, S) -> (D, S, S)."""
         if self.spatial is not None:
+            # albumentations draws from its own generator: seed it from torch's, which the training loader
+            # seeds per sample, so that a run is reproducible and a resumed run sees the same patches
+            reseed(self.spatial, int(torch.randint(0, 2**31 - 1, ())))
             img = patch.permute(1, 2, 0).numpy()  # (S, S, D) for albumentations
             img = self.spatial(image=img)["image"]
             patch = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)  # (D, S, S)

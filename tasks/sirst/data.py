@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from toolkit.data import IMAGE_EXTENSIONS as IMAGE_EXTS
-from toolkit.data import list_images, pad_to
+from toolkit.data import list_images, pad_to, reseed
 from toolkit.data import read_image as load_image
 from toolkit.errors import DataError
 
@@ -329,7 +329,7 @@ class SIRSTDataset(Dataset):
     def _reseed(self) -> None:
         # one seed per sample from torch's generator: reproducible under torch.manual_seed, different in
         # every DataLoader worker and epoch, and restored with the Trainer's RNG state on resume
-        self._aug.set_random_seed((int(torch.randint(0, 2**31 - 1, ())) + self._seed) % 2**32)
+        reseed(self._aug, (int(torch.randint(0, 2**31 - 1, ())) + self._seed) % 2**32)  # each transform its own
 
 
 def _resize_bilinear(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -364,7 +364,7 @@ def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, s
         )
     if blur_prob > 0:
         ops.append(A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.1, 1.0), p=blur_prob))  # image only
-    return A.Compose(ops, seed=seed)
+    return reseed(A.Compose(ops), seed)
 
 
 # --------------------------------------------------------------------------- evaluation batches

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from toolkit.data import IMAGE_EXTENSIONS as FRAME_SUFFIXES
-from toolkit.data import read_image
+from toolkit.data import read_image, reseed
 from toolkit.errors import ConfigError, DataError
 from toolkit.registry import DATASETS
 
@@ -481,7 +481,7 @@ class ClipDataset(Dataset):
         clip = self._resize(self.source.read(i, start, self.frames))  # (T, C, H, W)
         if self._augment is not None:
             # one draw from torch's generator: reproducible under the run's seed and distinct per worker
-            self._augment.set_random_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+            reseed(self._augment, int(torch.randint(0, 2**31 - 1, ()).item()))  # each transform its own
             frames = self._augment(images=np.ascontiguousarray(clip.transpose(0, 2, 3, 1)))["images"]  # (T, H, W, C)
             clip = np.asarray(frames).reshape(len(clip), *frames[0].shape[:2], -1).transpose(0, 3, 1, 2)
         if self.stats is not None:

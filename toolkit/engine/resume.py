@@ -19,17 +19,17 @@ __all__ = ["resolve_resume", "check_resumable"]
 _TRAINING_KEYS = ("model", "optimizer", "iter", "epoch", "rng", "config")
 
 
-def resolve_resume(resume: str, root: Path, stem: str) -> tuple[Path, Path | None]:
+def resolve_resume(resume: str, root: Path, stem: str) -> tuple[Path | None, Path | None]:
     """``(checkpoint, run folder)`` for ``--resume auto|RUN_FOLDER|CHECKPOINT``.
 
     The run folder is the one the checkpoint lies in (``<run>/checkpoints/<name>.pt`` beside
     ``<run>/config.py``); a checkpoint anywhere else continues in a new run folder (``None``).
+    ``auto`` with no checkpoint yet (a first start, or a run killed before its first checkpoint)
+    gives ``(None, None)``: a new run, so that a job scheduler can always pass ``--resume auto``.
     """
     if resume == "auto":
         run = latest_run_dir(root, stem)
-        if run is None:
-            raise CheckpointError(f"--resume auto: no {root}/{stem}/*/checkpoints/last.pt to resume from")
-        return run / "checkpoints" / "last.pt", run
+        return (None, None) if run is None else (run / "checkpoints" / "last.pt", run)
     path = Path(resume)
     if path.is_dir():  # a run folder
         path = path / "checkpoints" / "last.pt"

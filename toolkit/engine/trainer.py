@@ -58,8 +58,8 @@ class Trainer:
         cfg: the resolved config.
         work_dir: run folder root (default ``cfg.work_dir``); the run goes to
             ``<work_dir>/<config-stem>/<timestamp>/``.
-        resume: ``'auto'`` (newest run of this config with a ``last.pt``) or a checkpoint path;
-            the run continues in the checkpoint's run folder.
+        resume: ``'auto'`` (newest run of this config with a ``last.pt``; none yet: a new run) or a
+            checkpoint path; the run continues in the checkpoint's run folder.
         load_from: a checkpoint whose weights initialise the model (missing/unexpected keys reported).
         argv: the command line, written to ``cmd.txt``.
 
@@ -93,6 +93,7 @@ class Trainer:
         resume_path, run_dir, state = None, None, None
         if resume:
             resume_path, run_dir = resolve_resume(resume, root, stem)
+        if resume_path is not None:
             state = load_checkpoint(resume_path)
             check_resumable(state, resume_path, cfg)
 

@@ -182,7 +182,10 @@ def test_augmentation_moves_image_and_mask_together(tmp_path):
                 assert torch.equal(raw > 110, y > 0.5)
             else:  # bright where the mask is, background away from it
                 near = ndimage.binary_dilation(y[0].numpy() > 0.5, iterations=2)
-                assert raw[y > 0.5].mean() > 90 and raw[0][~torch.from_numpy(near)].max() < 110
+                assert raw[y > 0.5].mean() > 90
+                # a 3x4 target scaled by 0.5 can fall between the mask's nearest-neighbour samples (as in
+                # DNANet's reference resize) while the bilinear image keeps it: rare bright pixels allowed
+                assert (raw[0][~torch.from_numpy(near)] > 110).float().mean() < 0.01
     torch.manual_seed(5)
     first = scaled[0]["input"]
     torch.manual_seed(5)
