@@ -158,3 +158,120 @@ def test_a_saved_run_config_keeps_the_name_of_the_config_it_came_from(chain, tmp
     assert Path(again._source_).stem == "child"  # the Trainer names the run folder after this stem
     assert again.seed == 3
     assert Path(load_config(chain)._source_) == chain  # an ordinary config is its own source
+
+
+# --------------------------------------------------------------------------- keys a file may use
+
+
+@pytest.fixture
+def based(tmp_path):
+    """A base like runtime.py plus a dataset base; ``child(text)`` writes a config that inherits both."""
+    write(
+        tmp_path / "runtime.py",
+        """
+        train = dict(batch_size=16, max_iters=None, ema=None)
+        eval = dict(batch_size=16, vis_items=4)
+        optim = dict(type="adam", lr=1e-3)
+        model = dict(type="a", width=8)
+        """,
+    )
+    write(
+        tmp_path / "dataset.py",
+        """
+        data = dict(type="d", root=None, synth=dict(), split=dict(type="disjoint", train=0.3), pair=dict(gt=None))
+        eval = dict(threshold=0.5)
+        """,
+    )
+
+    def child(text):
+        return write(tmp_path / "child.py", '_base_ = ["runtime.py", "dataset.py"]\n' + textwrap.dedent(text))
+
+    return child
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "train = dict(max_iter=100)",
+            r"child.py:2: train.max_iter: no key 'max_iter' in train.*Did you mean max_iters",
+        ),
+        (
+            "x = 1\neval = dict(\n    batch_size=2,\n    treshold=0.3,\n)",
+            r"child.py:5: eval.treshold: .*Did you mean threshold\?.*eval=dict\(..., _new_=\['treshold'\]\)",
+        ),
+        ("data = dict(roots='x')", r"data.roots: no key 'roots' in data.*Did you mean root"),
+        ("data = dict(pair=dict(gt='a', lg='b'))", r"data.pair.lg: no key 'lg' in data.pair"),
+        (
+            "data = dict(type='clips', path='x.npy')",
+            r"data.path: .*data names type 'clips' but inherits the keys of 'd': replace the inherited dict with "
+            r"data=dict\(_delete_=True, type='clips', ...\)",
+        ),
+    ],
+)
+def test_a_key_the_bases_do_not_define_is_an_error_naming_file_and_line(based, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(based(text))
+
+
+def test_keys_that_are_known_declared_or_not_checked(based):
+    cfg = load_config(
+        based(
+            """
+            train = dict(max_iters=10, ema=dict(decay=0.9))  # a None default takes a dict
+            eval = dict(threshold=0.7, report_items=3, _new_=["report_items"])  # threshold: from the dataset base
+            model = dict(depth=3)  # component specs: the constructor checks its keys
+            optim = dict(type="adamw", betas=(0.9, 0.99))
+            data = dict(synth=dict(num_train=4), split=dict(regions=2))  # an empty dict, a nested typed spec
+            extra = dict(anything=1)  # a section no base defines
+            """
+        )
+    )
+    assert cfg.eval == {"batch_size": 16, "vis_items": 4, "threshold": 0.7, "report_items": 3}
+    assert cfg.train.ema == {"decay": 0.9} and cfg.model.depth == 3 and cfg.optim.betas == (0.9, 0.99)
+    assert cfg.data.synth == {"num_train": 4} and cfg.data.split == {"type": "disjoint", "train": 0.3, "regions": 2}
+    replaced = load_config(based("data = dict(_delete_=True, type='clips', path='x.npy')"))
+    assert replaced.data == {"type": "clips", "path": "x.npy"}
+    assert "_new_" not in load_config(based("eval = dict(k=1, _new_='k')")).eval  # a string declares one key
+
+
+def test_a_file_without_base_may_use_any_key(tmp_path):
+    assert load_config(write(tmp_path / "plain.py", "train = dict(max_iter=3)\n")).train == {"max_iter": 3}
+
+
+def test_every_shipped_config_uses_known_keys_only():
+    root = Path(__file__).resolve().parents[1]
+    configs = [p for p in sorted((root / "tasks").glob("*/*.py")) if "_base_ = " in p.read_text()]
+    configs += sorted((root / "configs" / "mix").glob("*.py"))
+    assert len(configs) >= 25
+    for path in configs:
+        load_config(path)  # raises on an unknown key
+
+
+# --------------------------------------------------------------------------- the evaluator's limits
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a = 1\nx = " + " + ".join(["1"] * 200_000), r"big.py:2: expression too deeply nested to parse"),
+        ("x = " + " + ".join(["1"] * 150), r"big.py:1: expression nested deeper than 100 levels"),
+        ("x = 10 ** 10 ** 9", r"big.py:1: 10 \*\* 1000000000 has about 3,000,000,000 bits; configs allow 4096"),
+        ("x = 2 ** 4000 * 2 ** 4000", r"big.py:1: integer of 8001 bits; configs allow 4096"),
+        ("x = [0] * 10 ** 9", r"big.py:1: repeats a sequence 1000000000 times: more than 1,000,000 values"),
+        ("x = 'ab' * 10 ** 7", r"repeats a sequence 10000000 times"),
+        ("x = [0] * 600_000\ny = x + x", r"big.py:2: the config builds more than 1,000,000 values and characters"),
+        ("x = [0] * 400_000\ny = [x, x, x]", r"big.py:2: the config builds more than 1,000,000"),
+        ("x = '%0999999999d' % 1", r"big.py:1: '%' formatting is not supported"),
+    ],
+)
+def test_the_literal_evaluator_is_bounded(tmp_path, text, message):
+    path = tmp_path / "big.py"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_ordinary_arithmetic_stays_allowed(tmp_path):
+    cfg = load_config(write(tmp_path / "ok.py", "x = 2 ** 31 - 1\ny = 10 ** -3\nz = [0.5] * 1000\nw = 7 % 3\n"))
+    assert (cfg.x, cfg.y, len(cfg.z), cfg.w) == (2**31 - 1, 1e-3, 1000, 1)

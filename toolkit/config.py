@@ -14,6 +14,20 @@ with :mod:`ast`, never executed, so loading a config imports nothing (in particu
 Merging (``_base_`` first, in order, then the file itself): dicts deep-merge; lists and scalars
 replace; a dict holding ``_delete_=True`` replaces the inherited dict instead of merging into it.
 
+Known keys: a file's dict may only use the keys that its ``_base_`` files give that dict (``train=
+dict(max_iter=100)`` under ``runtime.py`` is an error naming the file, the line and close matches,
+as ``--set`` does). A key added on purpose is declared in the dict: ``eval = dict(threshold=0.5,
+_new_=["threshold"])``. Not checked: dicts no base defines or defines empty (``synth=dict()``), dicts
+replaced with ``_delete_=True``, and component specs, whose keys depend on the type they name and
+are checked against its constructor's signature when it is built: ``model``, ``loss``, ``optim``,
+``sched``, and any dict below the top level that holds a ``type`` (``data.split``). Keys several
+bases give one dict (``runtime.py``'s ``eval`` and a dataset base's ``eval.baseline``) are all known.
+
+Limits: an expression may nest at most 100 levels (operators and brackets), integers may have
+4096 bits, and a file may build at most 1,000,000 values and characters in all; beyond them, and for
+``%`` on strings, loading fails with the file and line instead of recursing, hanging or exhausting
+memory.
+
 Overrides (``--set``): ``a.b.0.c=value`` where the key must already exist and the value must keep
 the default's type (unless the default is ``None``; ints are accepted for floats); ``+a.b=value``
 adds a new key. A component slot left ``None`` (``attn=None``) is filled by naming its type:
@@ -137,17 +151,55 @@ _BINOPS = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 
 
+_MAX_DEPTH = 100  # nesting of operators and brackets in one expression
+_MAX_INT_BITS = 4096  # integers up to about 1e1233
+_MAX_ITEMS = 1_000_000  # values and characters one file may build in all
+_COMPONENTS = ("model", "loss", "optim", "sched")  # sections whose keys their constructors check
+
+
+def _size(value: Any, limit: int = _MAX_ITEMS) -> int:
+    """Elements (of lists, tuples, dicts) and characters (of strings) in ``value``; stops counting above ``limit``."""
+    n, stack = 1, [value]
+    while stack and n <= limit:
+        v = stack.pop()
+        if isinstance(v, (str, bytes)):
+            n += len(v)
+        elif isinstance(v, (list, tuple, dict)):
+            n += len(v)
+            if n <= limit:
+                stack.extend(v.values() if isinstance(v, dict) else v)
+    return n
+
+
 class _Evaluator:
-    """Evaluates the literal subset of Python that config files may use."""
+    """Evaluates the literal subset of Python that config files may use, within the limits above."""
 
     def __init__(self, path: Path):
         self.path = path
         self.names: dict[str, Any] = {}
+        self.depth = 0
+        self.made = 0  # values and characters built so far (names copied, sequences joined or repeated)
 
     def fail(self, node: ast.AST, msg: str) -> ConfigError:
         return ConfigError(f"{self.path}:{getattr(node, 'lineno', '?')}: {msg}")
 
     def eval(self, node: ast.AST) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > _MAX_DEPTH:
+                msg = f"expression nested deeper than {_MAX_DEPTH} levels (operators and brackets); configs hold "
+                raise self.fail(node, msg + "literals: write the value out or split it over several names")
+            return self._eval(node)
+        finally:
+            self.depth -= 1
+
+    def _built(self, node: ast.AST, value: Any) -> Any:
+        self.made += _size(value)
+        if self.made > _MAX_ITEMS:
+            raise self.fail(node, f"the config builds more than {_MAX_ITEMS:,} values and characters")
+        return value
+
+    def _eval(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.List):
@@ -162,25 +214,50 @@ class _Evaluator:
             if node.id in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[node.id]
             if node.id in self.names:
-                return copy.deepcopy(self.names[node.id])
+                return self._built(node, copy.deepcopy(self.names[node.id]))
             raise self.fail(node, f"name {node.id!r} is not defined above (configs hold literals only)")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
             if node.args or any(kw.arg is None for kw in node.keywords):
                 raise self.fail(node, "dict(...) in a config takes keyword arguments only")
             return {kw.arg: self.eval(kw.value) for kw in node.keywords}
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            left, right = self.eval(node.left), self.eval(node.right)
+            self._check_operands(node, left, right)
             try:
-                return _BINOPS[type(node.op)](self.eval(node.left), self.eval(node.right))
-            except Exception as exc:  # e.g. 'a' - 1
+                out = _BINOPS[type(node.op)](left, right)
+            except Exception as exc:  # e.g. 'a' - 1, 10.0 ** 400
                 raise self.fail(node, f"cannot evaluate expression: {exc}") from None
+            if isinstance(out, int) and out.bit_length() > _MAX_INT_BITS:
+                raise self.fail(node, f"integer of {out.bit_length()} bits; configs allow {_MAX_INT_BITS}")
+            return self._built(node, out) if isinstance(out, (str, bytes, list, tuple)) else out
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](self.eval(node.operand))
         raise self.fail(
             node, f"only literals, dict(...), arithmetic and earlier names are allowed, got {ast.dump(node)[:60]}"
         )
 
+    def _check_operands(self, node: ast.BinOp, left: Any, right: Any) -> None:
+        """Refuse, before computing it, a result too large to build (``10 ** 10 ** 9``, ``[0] * 10 ** 9``)."""
+        op = type(node.op)
+        if op is ast.Pow and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
+            bits = right * (abs(left).bit_length() - 1)  # a lower bound of the result's size
+            if bits > _MAX_INT_BITS:
+                raise self.fail(node, f"{left} ** {right} has about {bits:,} bits; configs allow {_MAX_INT_BITS}")
+        if op is ast.Mult:
+            seq, times = (left, right) if _is_int(right) else (right, left)
+            if isinstance(seq, (str, bytes, list, tuple)) and _is_int(times) and times > 0:
+                if (_size(seq) - 1) * times > _MAX_ITEMS - self.made:  # the elements, times over
+                    raise self.fail(node, f"repeats a sequence {times} times: more than {_MAX_ITEMS:,} values")
+        if op is ast.Mod and isinstance(left, (str, bytes)):
+            raise self.fail(node, "'%' formatting is not supported in config files; write the string out")
 
-def _parse_file(path: Path) -> dict:
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _parse_file(path: Path) -> tuple[dict, dict[tuple, int]]:
+    """The file's names and values, and the line of every dict key written in it (``('train', 'lr'): 7``)."""
     try:
         source = path.read_text()
     except FileNotFoundError:
@@ -191,7 +268,13 @@ def _parse_file(path: Path) -> dict:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up on a sum of thousands of terms
+        raise ConfigError(
+            f"{path}:{_deepest_statement(source)}: expression too deeply nested to parse (more than "
+            f"{_MAX_DEPTH} levels of operators and brackets are refused); configs hold literals"
+        ) from None
     ev = _Evaluator(path)
+    lines: dict[tuple, int] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
             continue  # docstring
@@ -199,8 +282,43 @@ def _parse_file(path: Path) -> dict:
             raise ev.fail(stmt, "imports are not allowed in config files (configs hold literals only)")
         if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
             raise ev.fail(stmt, "config files may only contain 'name = literal' assignments")
-        ev.names[stmt.targets[0].id] = ev.eval(stmt.value)
-    return ev.names
+        name = stmt.targets[0].id
+        ev.names[name] = ev.eval(stmt.value)
+        lines[(name,)] = stmt.lineno
+        _key_lines(stmt.value, (name,), lines)
+    return ev.names, lines
+
+
+def _key_lines(node: ast.AST, where: tuple, out: dict[tuple, int]) -> None:
+    """Record the line of every key of the dict literals in ``node`` (a parsed value)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        pairs = [(kw.arg, kw.value, kw.value.lineno) for kw in node.keywords if kw.arg is not None]
+    elif isinstance(node, ast.Dict):
+        pairs = [(k.value, v, k.lineno) for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)]
+    else:
+        return
+    for key, value, line in pairs:
+        out[(*where, key)] = line
+        _key_lines(value, (*where, key), out)
+
+
+def _deepest_statement(source: str) -> int | str:
+    """Line of the statement with the most operators and brackets: the one Python's parser gave up on."""
+    import io
+    import tokenize
+
+    best, best_line, count, start = -1, "?", 0, None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            start = start or tok.start[0]
+            count += tok.type == tokenize.OP
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if count > best:
+                    best, best_line = count, start
+                count, start = 0, None
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return best_line
 
 
 def merge(base: dict, child: dict) -> dict:
@@ -210,6 +328,7 @@ def merge(base: dict, child: dict) -> dict:
         if isinstance(value, dict):
             value = dict(value)
             delete = value.pop("_delete_", False)
+            value.pop("_new_", None)  # checked by _check_known_keys when the file was loaded
             if not delete and isinstance(out.get(key), dict):
                 out[key] = merge(out[key], value)
             else:
@@ -221,7 +340,7 @@ def merge(base: dict, child: dict) -> dict:
 
 def _strip_delete(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_delete(v) for k, v in value.items() if k != "_delete_"}
+        return {k: _strip_delete(v) for k, v in value.items() if k not in ("_delete_", "_new_")}
     if isinstance(value, list):
         return [_strip_delete(v) for v in value]
     return value
@@ -231,7 +350,7 @@ def _load_raw(path: Path, chain: tuple[Path, ...]) -> dict:
     path = path.resolve()
     if path in chain:
         raise ConfigError(f"_base_ cycle: {' -> '.join(str(p) for p in (*chain, path))}")
-    names = _parse_file(path)
+    names, lines = _parse_file(path)
     bases = names.pop("_base_", [])
     if isinstance(bases, str):
         bases = [bases]
@@ -244,7 +363,43 @@ def _load_raw(path: Path, chain: tuple[Path, ...]) -> dict:
     # names that start with '_' are file-local helpers, not config keys; the loaded file's own
     # _source_ (a resolved config saved in a run folder) is kept to name the run
     own = {k: v for k, v in names.items() if not k.startswith("_") or (k == "_source_" and not chain)}
+    for key, value in own.items():
+        if isinstance(value, dict) and key not in _COMPONENTS:
+            _check_known_keys(merged.get(key), value, (key,), path, lines)
     return merge(merged, own)
+
+
+def _check_known_keys(inherited: Any, given: dict, where: tuple, path: Path, lines: dict[tuple, int]) -> None:
+    """Refuse a key of ``given`` that the inherited dict lacks, unless declared in ``given['_new_']``."""
+    if not isinstance(inherited, dict) or not inherited or given.get("_delete_"):
+        return  # nothing inherited to check against, or replaced wholesale
+    if len(where) > 1 and ("type" in inherited or "type" in given):
+        return  # a component spec: its constructor checks the keys of the type it names
+    new = given.get("_new_", ())
+    new = [new] if isinstance(new, str) else list(new)
+    section = ".".join(where)
+    for key, value in given.items():
+        if key in ("_delete_", "_new_") or key in new:
+            continue
+        if key not in inherited:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), [str(k) for k in inherited], n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            switch = given.get("type") is not None and given.get("type") != inherited.get("type")
+            if switch:
+                hint += (
+                    f" {section} names type {given['type']!r} but inherits the keys of {inherited.get('type')!r}: "
+                    f"replace the inherited dict with {section}=dict(_delete_=True, type={given['type']!r}, ...)."
+                )
+            line = lines.get((*where, key), lines.get(where[:1], "?"))
+            raise ConfigError(
+                f"{path}:{line}: {section}.{key}: no key {key!r} in {section}, which the _base_ configs define "
+                f"(keys: {', '.join(sorted(map(str, inherited)))}).{hint} To add a key on purpose, declare it: "
+                f"{section}=dict(..., _new_=[{key!r}])."
+            )
+        if isinstance(value, dict):
+            _check_known_keys(inherited[key], value, (*where, key), path, lines)
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:

@@ -33,19 +33,37 @@ def add_set_option(parser, help: str = "config overrides: a.b.0.c=value (prefix 
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", action="extend", help=help)
 
 
+def error_message(exc: BaseException) -> str:
+    """The message of ``exc``; for an error re-raised from a DataLoader worker, the original error's message.
+
+    PyTorch re-raises a worker's exception in the main process as the same type holding "Caught X in DataLoader
+    worker process N. Original Traceback ..." and the whole worker traceback; the message the error was raised
+    with is the text after the traceback's last line that names the type, as without workers.
+    """
+    text = str(exc)
+    if not text.startswith("Caught ") or "\nOriginal Traceback (most recent call last):" not in text:
+        return text
+    kind = type(exc)
+    for name in (f"{kind.__module__}.{kind.__qualname__}", kind.__qualname__):
+        at = text.rfind(f"\n{name}: ")
+        if at >= 0:
+            return text[at + len(name) + 3 :].strip()
+    return text.strip().splitlines()[-1]
+
+
 def run_main(main) -> None:
     """Call ``main()``; user mistakes (ToolkitError) and refused file operations (OSError) print one line and
-    exit 2, Ctrl-C exits 130."""
+    exit 2, also when raised inside a DataLoader worker; Ctrl-C exits 130."""
     from toolkit.errors import ToolkitError
 
     try:
         code = main()
     except ToolkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {error_message(exc)}", file=sys.stderr)
         sys.exit(2)
     except OSError as exc:  # the file system said no (read-only folder, a file where a folder should be, full disk)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {where}{exc.strerror or error_message(exc)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import default_collate
 
 from tasks.restoration.baseline import InputBaseline, baseline_prefix
-from tasks.restoration.tiling import forward_padded, tiled_forward
+from tasks.restoration.tiling import forward_padded, tile_size, tiled_forward
 from tasks.restoration.visualise import side_by_side, to_uint8
 from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image, write_image
 from toolkit.engine.task import Task
@@ -239,16 +239,19 @@ class RestorationTask(Task):
         from tqdm import tqdm
 
         src, dst = Path(args.input), Path(args.out)
-        if not src.exists():
-            raise DataError(f"--input {src} does not exist")
-        files = [src] if src.is_file() else list_images(src)
-        to_file = src.is_file() and dst.suffix.lower() in IMAGE_EXTENSIONS
-        (dst.parent if to_file else dst).mkdir(parents=True, exist_ok=True)
         opts = dict(self.cfg.get("infer") or {})
         max_pixels = int(opts.get("max_pixels", 512 * 512))
         tile = int(_given(args, "tile", opts.get("tile")) or 0)
         overlap = int(_given(args, "tile_overlap", opts.get("tile_overlap", 32)))
         batch_size = int(_given(args, "batch_size", self.cfg.get_path("eval.batch_size", 1)) or 1)
+        # the tiling is checked before anything is read or written
+        names = (_option(args, "tile") if tile else "automatic tile", _option(args, "tile_overlap"))
+        tile_size(model, tile or int(math.sqrt(max_pixels)), overlap, names=names)
+        if not src.exists():
+            raise DataError(f"--input {src} does not exist")
+        files = [src] if src.is_file() else list_images(src)
+        to_file = src.is_file() and dst.suffix.lower() in IMAGE_EXTENSIONS
+        (dst.parent if to_file else dst).mkdir(parents=True, exist_ok=True)
         model.eval().to(device)
         for path in tqdm(files, desc="restoring", unit="img"):
             img = read_image(path, "rgb8").transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
@@ -266,6 +269,11 @@ class RestorationTask(Task):
             target = dst if to_file else dst / f"{path.stem}.png"
             write_image(target, to_uint8(y[0]))
         print(f"restored {len(files)} image(s) into {dst}")
+
+
+def _option(args: Any, name: str) -> str:
+    """How the user gave setting ``name`` in messages: ``--tile-overlap`` on the command line, else ``infer.tile``."""
+    return f"--{name.replace('_', '-')}" if getattr(args, name, None) is not None else f"infer.{name}"
 
 
 def _given(args: Any, name: str, fallback: Any) -> Any:

@@ -18,12 +18,37 @@ import torch
 from torch import nn
 
 from toolkit.data import crop_to, pad_to_multiple
+from toolkit.errors import ConfigError
 
-__all__ = ["forward_padded", "tile_starts", "blend_weights", "tiled_forward"]
+__all__ = ["forward_padded", "tile_starts", "blend_weights", "tiled_forward", "tile_size"]
 
 
 def _multiple(model: nn.Module, multiple: int | None) -> int:
     return int(multiple if multiple is not None else getattr(model, "size_multiple", 1) or 1)
+
+
+def tile_size(
+    model: nn.Module,
+    tile: int,
+    overlap: int,
+    multiple: int | None = None,
+    *,
+    names: tuple[str, str] = ("tile", "overlap"),
+) -> int:
+    """The tile side :func:`tiled_forward` uses: ``tile`` rounded down to the model's size multiple (at least one).
+
+    Raises:
+        ConfigError: ``tile`` or ``overlap`` is negative, or ``overlap`` is not smaller than that tile side;
+            the message calls them ``names`` (``('--tile', '--tile-overlap')`` for the command line).
+    """
+    m = _multiple(model, multiple)
+    if tile <= 0 or overlap < 0:
+        raise ConfigError(f"{names[0]} {tile} and {names[1]} {overlap}: the tile must be positive, the overlap >= 0")
+    side = max(m, tile // m * m)
+    if overlap >= side:
+        rounded = f" ({tile} rounded down to the model's size multiple {m})" if side != tile else ""
+        raise ConfigError(f"{names[1]} {overlap} must be smaller than {names[0]} {side}{rounded}")
+    return side
 
 
 def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int | None = None) -> torch.Tensor:
@@ -94,9 +119,7 @@ def tiled_forward(
         - Output: (B, C', H * s, W * s)
     """
     m = _multiple(model, multiple)
-    tile = max(m, tile // m * m)
-    if overlap >= tile:
-        raise ValueError(f"tile overlap ({overlap}) must be smaller than the tile ({tile})")
+    tile = tile_size(model, tile, overlap, m)
     b, _, h, w = x.shape
     th, tw = min(tile, h), min(tile, w)
     boxes = [(y0, x0) for y0 in tile_starts(h, th, overlap) for x0 in tile_starts(w, tw, overlap)]

@@ -32,4 +32,4 @@ metrics = ["miou", "niou", "pd_fa", "pixel_roc", "pd_fa_curve"]
 optim = dict(type="adagrad", lr=0.05, weight_decay=1e-4)
 sched = None
 train = dict(batch_size=8, max_epochs=300, num_workers=4)
-eval = dict(batch_size=1, num_workers=2, vis_items=4, threshold=0.5, report_items=8)
+eval = dict(batch_size=1, num_workers=2, vis_items=4)  # threshold, report_items: configs/_base_/datasets/sirst.py

@@ -163,6 +163,8 @@ def compute_normalisation(paths: Sequence[Path], color: str) -> Normalisation:
     n = 0
     for p in paths:
         a = load_image(p, color).reshape(-1, channels).astype(np.float64) / 255.0
+        if not np.isfinite(a).all():  # one such pixel would make the mean and std NaN, and every input with them
+            raise DataError(f"{p}: NaN or infinite pixel values; the normalisation statistics need finite images")
         s += a.sum(0)
         s2 += (a * a).sum(0)
         n += a.shape[0]

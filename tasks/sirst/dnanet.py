@@ -35,4 +35,4 @@ metrics = ["miou", "niou", "pd_fa", "pd_fa_dnanet_legacy", "pixel_roc", "pd_fa_c
 optim = dict(type="adagrad", lr=0.05, weight_decay=0.0)
 sched = dict(type="cosine", eta_min=1e-5, warmup_iters=0)
 train = dict(batch_size=16, max_epochs=1500, num_workers=4)
-eval = dict(batch_size=1, num_workers=2, vis_items=4, threshold=0.5, report_items=8)
+eval = dict(batch_size=1, num_workers=2, vis_items=4)  # threshold, report_items: configs/_base_/datasets/sirst.py

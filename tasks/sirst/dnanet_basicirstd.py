@@ -31,4 +31,4 @@ metrics = ["miou", "niou", "pd_fa", "pd_fa_dnanet_legacy", "pixel_roc", "pd_fa_c
 optim = dict(type="adam", lr=5e-4, weight_decay=0.0)
 sched = dict(type="multistep", milestones=None, milestone_epochs=[200, 300], gamma=0.1)
 train = dict(batch_size=16, max_epochs=400, num_workers=4)
-eval = dict(batch_size=1, num_workers=2, vis_items=4, threshold=0.5, report_items=8)
+eval = dict(batch_size=1, num_workers=2, vis_items=4)  # threshold, report_items: configs/_base_/datasets/sirst.py

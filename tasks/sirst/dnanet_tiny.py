@@ -32,4 +32,4 @@ metrics = ["miou", "niou", "pd_fa", "pd_fa_dnanet_legacy", "pixel_roc", "pd_fa_c
 optim = dict(type="adam", lr=5e-3, weight_decay=0.0)
 sched = dict(type="cosine", eta_min=1e-4, warmup_iters=20)
 train = dict(batch_size=8, max_iters=400, val_interval=200, log_interval=50, num_workers=0)
-eval = dict(batch_size=1, num_workers=0, vis_items=4, threshold=0.5, report_items=8)
+eval = dict(batch_size=1, num_workers=0, vis_items=4)  # threshold, report_items: configs/_base_/datasets/sirst.py

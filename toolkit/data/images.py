@@ -20,6 +20,9 @@ mode           dtype, shape and range                  decoder     8-bit / high 
                                                                    ``grey_unit``, channel repeated
 ============== ======================================= =========== =====================================
 
+Float files holding NaN or infinite pixels raise DataError naming the file and the first such pixel, in
+every mode: a stretch from min..max would otherwise turn the whole image into zeros.
+
 ``rgb8`` is what the restoration task reads, ``grey``/``rgb`` what the SIRST task reads, and the
 ``*_unit`` modes what video clips read; each reproduces that task's former reader exactly.
 """
@@ -62,7 +65,8 @@ def read_image(path: str | Path, mode: str = "rgb8") -> np.ndarray:
 
     Raises:
         DataError: the file is missing, unreadable, not an image, of a bit depth the mode does not
-            read (``rgb8``: 8-bit only) or of an unexpected channel count; the message names the file.
+            read (``rgb8``: 8-bit only), of an unexpected channel count or a float image with NaN or
+            infinite pixels; the message names the file.
         ValueError: an unknown ``mode``.
     """
     path = Path(path)
@@ -79,6 +83,7 @@ def read_image(path: str | Path, mode: str = "rgb8") -> np.ndarray:
             if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit integer or float, one channel
                 a = np.asarray(im)
                 a = a.astype(a.dtype.newbyteorder("="))  # I;16B files arrive big-endian
+                _check_finite(a, path)
                 a = _stretch(a) if mode in ("grey", "rgb") else _high_depth_unit(a)
                 return a[..., None] if grey else np.repeat(a[..., None], 3, axis=2)
             a = np.asarray(im.convert("L" if grey else "RGB"))
@@ -86,6 +91,16 @@ def read_image(path: str | Path, mode: str = "rgb8") -> np.ndarray:
         raise DataError(f"cannot read image file {path}: {exc}") from None
     a = a.astype(np.float32) / 255.0 if mode.endswith("_unit") else a.astype(np.float32)
     return a[..., None] if grey else a  # (H, W, C)
+
+
+def _check_finite(a: np.ndarray, path: Path) -> None:
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        bad = ~np.isfinite(a)
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"{path}: {int(bad.sum())} NaN or infinite pixel(s) of {a.size} (first at row {row}, column {col}); "
+            "a float image must hold finite values: fill or mask them in the file"
+        )
 
 
 def _stretch(a: np.ndarray) -> np.ndarray:

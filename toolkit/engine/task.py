@@ -24,6 +24,7 @@ saved in the run folder and the checkpoint rebuilds the same model without the d
 from __future__ import annotations
 
 import importlib
+import keyword
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ def build_task(cfg: Config) -> Task:
     name = cfg.get("task")
     if not name or not isinstance(name, str):
         raise ConfigError(f"{cfg.get('_source_', 'config')}: no 'task' key (e.g. task = 'video_pred')")
+    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in name.split(".")):
+        # checked before importing: a path ('../../x') or a relative name must not reach importlib
+        raise ConfigError(
+            f"{cfg.get('_source_', 'config')}: task = {name!r} is not a task name: expected a package of tasks/ "
+            "('sirst') or a dotted module path ('mylab.tasks.change_detection')"
+        )
     module = task_module(name)
     try:
         importlib.import_module(module)

@@ -20,3 +20,5 @@ data = dict(
     # clips per split; test num_clips=None: the whole test_path file, or 1,000 generated clips
     splits=dict(train=dict(num_clips=10000), val=dict(num_clips=1000), test=dict(num_clips=None)),
 )
+# baseline: also score the copy-last-frame forecast with the same metrics (copy_last_mse, ...)
+eval = dict(baseline=True)

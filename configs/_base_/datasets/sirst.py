@@ -29,3 +29,8 @@ data = dict(
     eval_size=None,  # None = original resolution; 256 (DNANet protocol) or 512 (ACM protocol)
     pad_multiple=32,  # evaluation at original size: zero-pad to this multiple, crop the output back
 )
+# evaluation settings every SIRST config has (a config's eval dict changes them like any other key)
+eval = dict(
+    threshold=0.5,  # a pixel is a target where prob > threshold: every metric, saved mask and overlay
+    report_items=8,  # overlay pictures tools/eval.py writes
+)

@@ -141,7 +141,8 @@ def test_infer_takes_tile_overlap_from_config_unless_given(flag, used, tmp_path,
     monkeypatch.setattr(task_module, "tiled_forward", spy)
     task = _task(_cfg("safmn_tiny", "infer.tile_overlap=8"))
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((12, 12, 3), np.uint8))
-    args = argparse.Namespace(input=str(tmp_path / "a.png"), out=str(tmp_path / "out"), tile=8, tile_overlap=flag)
+    # tile 16: an overlap must be smaller than the tile (8 and 5 are)
+    args = argparse.Namespace(input=str(tmp_path / "a.png"), out=str(tmp_path / "out"), tile=16, tile_overlap=flag)
     task.infer(task.build_model(), args, torch.device("cpu"))
     assert seen == [used]
 

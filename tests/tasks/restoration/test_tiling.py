@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from tasks.restoration.tiling import blend_weights, forward_padded, tile_starts, tiled_forward
+from toolkit.errors import ConfigError
 
 
 class _LocalSR(nn.Module):
@@ -69,5 +70,10 @@ def test_too_small_overlap_shows_seams():
 
 
 def test_overlap_must_be_smaller_than_tile():
-    with pytest.raises(ValueError, match="overlap"):
+    # a ConfigError (one line from the tools), naming both values; the tile is rounded to the size multiple first
+    with pytest.raises(ConfigError, match="overlap 16 must be smaller than tile 16"):
         tiled_forward(_LocalSR(), torch.rand(1, 3, 40, 40), tile=16, overlap=16)
+    with pytest.raises(ConfigError, match=r"overlap 16 must be smaller than tile 16 \(20 rounded down to .* 8\)"):
+        tiled_forward(_LocalSR(), torch.rand(1, 3, 40, 40), tile=20, overlap=16, multiple=8)
+    with pytest.raises(ConfigError, match="the tile must be positive, the overlap >= 0"):
+        tiled_forward(_LocalSR(), torch.rand(1, 3, 40, 40), tile=16, overlap=-1)
