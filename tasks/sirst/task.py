@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch import nn
 
 from tasks.sirst.data import Normalisation, SIRSTDataset, collate_eval, compute_normalisation, protocol_name
@@ -30,7 +31,7 @@ from toolkit.data import IMAGE_EXTENSIONS, crop_to, pad_to_multiple, read_image,
 from toolkit.engine.task import Task
 from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import MetricCollection
-from toolkit.metrics.irstd import NIoU, PdFaCurve, PixelROC
+from toolkit.metrics.irstd import NIoU, PdFaCurve, PixelROC, component_stats
 from toolkit.registry import DATASETS, TASKS
 
 __all__ = ["SIRSTTask", "sirst_dataset"]
@@ -299,7 +300,13 @@ class SIRSTTask(Task):
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
-        """``tools/infer.py``: probability and mask PNGs for an image file or a folder of images."""
+        """``tools/infer.py``: probability and mask PNGs for an image file or a folder of images, and the
+        detected targets of every image in ``detections.csv`` / ``detections.json``.
+
+        A target is an 8-connected component of the mask (the components the Pd metric counts); its row
+        holds the image, the centroid (row, col, in pixels of the image), the area in pixels and the
+        peak probability inside it.
+        """
         if self.norm is None:
             raise ConfigError("the checkpoint holds no normalisation statistics (task state); was it trained?")
         src, out = Path(args.input), Path(args.out)
@@ -308,14 +315,21 @@ class SIRSTTask(Task):
             raise DataError(f"--input {src}: no image file ({', '.join(IMAGE_EXTENSIONS)}) found")
         out.mkdir(parents=True, exist_ok=True)
         model.eval()
+        detections = []
         with torch.no_grad():
             for path in files:
                 img = self.norm.apply(read_image(path, self.cfg.data.color))  # (H, W, C) normalised
                 x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)  # (1, C, H, W)
                 prob = self.predict(model, x)[0, 0].cpu().numpy()
+                mask = prob > self.threshold
                 write_image(out / f"{path.stem}_prob.png", (prob * 255).round().astype(np.uint8))
-                write_image(out / f"{path.stem}_mask.png", ((prob > self.threshold) * 255).astype(np.uint8))
-        print(f"wrote {2 * len(files)} PNGs (probability, mask at prob > {self.threshold:g}) to {out}/")
+                write_image(out / f"{path.stem}_mask.png", (mask * 255).astype(np.uint8))
+                detections += _detections(path.name, prob, mask)
+        _write_detections(detections, out)
+        print(
+            f"wrote {2 * len(files)} PNGs (probability, mask at prob > {self.threshold:g}) and "
+            f"{len(detections)} detected targets in {len(files)} image(s) to {out}/detections.csv"
+        )
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -333,3 +347,27 @@ def _first(metrics: MetricCollection, cls: type) -> Any:
 
 def _plain(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def _detections(image: str, prob: np.ndarray, mask: np.ndarray) -> list[dict[str, Any]]:
+    """One record per 8-connected component of ``mask``: centroid, area and peak probability."""
+    labels, areas, centroids = component_stats(mask)
+    peaks = ndimage.maximum(prob, labels, index=np.arange(1, len(areas) + 1)) if len(areas) else []
+    return [
+        {"image": image, "row": round(float(r), 2), "col": round(float(c), 2), "area": int(a), "peak": float(p)}
+        for (r, c), a, p in zip(centroids, areas, peaks)
+    ]
+
+
+def _write_detections(rows: list[dict[str, Any]], out: Path) -> None:
+    import csv
+
+    fields = ["image", "row", "col", "area", "peak"]
+    try:
+        with open(out / "detections.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        (out / "detections.json").write_text(json.dumps(rows, indent=1) + "\n")
+    except OSError as exc:
+        raise DataError(f"cannot write the detections into {out}: {exc.strerror or exc}") from None

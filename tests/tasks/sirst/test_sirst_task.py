@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import ndimage
 
 from tasks.sirst.data import collate_eval
 from tasks.sirst.task import SIRSTTask
@@ -172,6 +174,12 @@ def test_trainer_end_to_end_report_and_eval_tool(synth_cache, tmp_path, monkeypa
     task.infer(model, args, torch.device("cpu"))
     mask = np.asarray(Image.open(tmp_path / "pred" / f"{first.stem}_mask.png"))
     assert mask.shape == np.asarray(Image.open(first)).shape[:2] and set(np.unique(mask)) <= {0, 255}
+    rows = list(csv.DictReader(open(tmp_path / "pred" / "detections.csv")))
+    assert len(rows) == ndimage.label(mask > 0, structure=np.ones((3, 3)))[1]  # one row per detected target
+    assert json.loads((tmp_path / "pred" / "detections.json").read_text()) == [
+        {"image": r["image"], "row": float(r["row"]), "col": float(r["col"]), "area": int(r["area"]),
+         "peak": float(r["peak"])} for r in rows
+    ]  # fmt: skip
 
     # tools/infer.py with the run's config: the same mask as Task.infer
     cli = _tool("infer", monkeypatch)
@@ -224,3 +232,19 @@ def test_folder_layout_without_held_out_lists_warns_that_evaluation_reuses_train
     task.build_dataset("train")
     with pytest.warns(UserWarning, match=r"split 'test' evaluates on images the training split also reads"):
         task.build_dataset("test")
+
+
+def test_detections_are_the_mask_components_with_centroid_area_and_peak():
+    from tasks.sirst.task import _detections
+
+    prob = np.zeros((8, 10), np.float32)
+    prob[1:3, 1:4] = 0.8  # a 2 x 3 target, centroid (1.5, 2)
+    prob[2, 2] = 0.95
+    prob[6, 8] = 0.7  # a single pixel
+    prob[5, 5] = 0.4  # below the threshold
+    rows = _detections("a.png", prob, prob > 0.5)
+    assert rows == [
+        {"image": "a.png", "row": 1.5, "col": 2.0, "area": 6, "peak": pytest.approx(0.95)},
+        {"image": "a.png", "row": 6.0, "col": 8.0, "area": 1, "peak": pytest.approx(0.7)},
+    ]
+    assert _detections("b.png", prob, prob > 0.99) == []
