@@ -198,10 +198,11 @@ def based(tmp_path):
         ),
         (
             "x = 1\neval = dict(\n    batch_size=2,\n    treshold=0.3,\n)",
-            r"child.py:5: eval.treshold: .*Did you mean threshold\?.*eval=dict\(..., _new_=\['treshold'\]\)",
+            r"child.py:5: eval.treshold: .*Did you mean threshold\?.*declare it in the same dict: _new_=\['treshold'\]",
         ),
         ("data = dict(roots='x')", r"data.roots: no key 'roots' in data.*Did you mean root"),
         ("data = dict(pair=dict(gt='a', lg='b'))", r"data.pair.lg: no key 'lg' in data.pair"),
+        ("eval = dict(k=1, _new_=3)", r"child.py:2: eval._new_ must list the names of the keys added, got 3"),
         (
             "data = dict(type='clips', path='x.npy')",
             r"data.path: .*data names type 'clips' but inherits the keys of 'd': replace the inherited dict with "

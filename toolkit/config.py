@@ -292,7 +292,7 @@ def _parse_file(path: Path) -> tuple[dict, dict[tuple, int]]:
 def _key_lines(node: ast.AST, where: tuple, out: dict[tuple, int]) -> None:
     """Record the line of every key of the dict literals in ``node`` (a parsed value)."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
-        pairs = [(kw.arg, kw.value, kw.value.lineno) for kw in node.keywords if kw.arg is not None]
+        pairs = [(kw.arg, kw.value, kw.lineno) for kw in node.keywords if kw.arg is not None]
     elif isinstance(node, ast.Dict):
         pairs = [(k.value, v, k.lineno) for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)]
     else:
@@ -375,9 +375,12 @@ def _check_known_keys(inherited: Any, given: dict, where: tuple, path: Path, lin
         return  # nothing inherited to check against, or replaced wholesale
     if len(where) > 1 and ("type" in inherited or "type" in given):
         return  # a component spec: its constructor checks the keys of the type it names
-    new = given.get("_new_", ())
-    new = [new] if isinstance(new, str) else list(new)
     section = ".".join(where)
+    new = given.get("_new_", ())
+    new = [new] if isinstance(new, str) else new
+    if not isinstance(new, (list, tuple)) or not all(isinstance(k, str) for k in new):
+        line = lines.get((*where, "_new_"), lines.get(where[:1], "?"))
+        raise ConfigError(f"{path}:{line}: {section}._new_ must list the names of the keys added, got {new!r}")
     for key, value in given.items():
         if key in ("_delete_", "_new_") or key in new:
             continue
@@ -395,8 +398,8 @@ def _check_known_keys(inherited: Any, given: dict, where: tuple, path: Path, lin
             line = lines.get((*where, key), lines.get(where[:1], "?"))
             raise ConfigError(
                 f"{path}:{line}: {section}.{key}: no key {key!r} in {section}, which the _base_ configs define "
-                f"(keys: {', '.join(sorted(map(str, inherited)))}).{hint} To add a key on purpose, declare it: "
-                f"{section}=dict(..., _new_=[{key!r}])."
+                f"(keys: {', '.join(sorted(map(str, inherited)))}).{hint} To add it on purpose, declare it in the "
+                f"same dict: _new_=[{key!r}]."
             )
         if isinstance(value, dict):
             _check_known_keys(inherited[key], value, (*where, key), path, lines)

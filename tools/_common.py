@@ -48,6 +48,8 @@ def error_message(exc: BaseException) -> str:
         at = text.rfind(f"\n{name}: ")
         if at >= 0:
             return text[at + len(name) + 3 :].strip()
+        if text.rstrip().endswith(f"\n{name}"):  # raised without a message
+            return ""
     return text.strip().splitlines()[-1]
 
 

@@ -160,3 +160,14 @@ def test_write_image_round_trips_and_names_the_file_it_cannot_write(tmp_path):
         write_image(tmp_path / "out.xyz", rgb)
     with pytest.raises(DataError, match=r"uint8 \(H, W\) or \(H, W, 3\)"):
         write_image(tmp_path / "out.png", rgb.astype(np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("mode", ["grey", "rgb", "grey_unit", "rgb_unit"])
+def test_non_finite_float_pixels_are_refused_naming_the_file_and_pixel(tmp_path, mode, bad):
+    # a stretch from min..max would turn the whole image into zeros (NaN min/max), with no word said
+    a = np.linspace(0, 1, 24, dtype=np.float32).reshape(4, 6)
+    a[2, 3] = bad
+    Image.fromarray(a).save(tmp_path / "f.tif")
+    with pytest.raises(DataError, match=r"f.tif: 1 NaN or infinite pixel\(s\) of 24 \(first at row 2, column 3\)"):
+        read_image(tmp_path / "f.tif", mode)

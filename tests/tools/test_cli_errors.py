@@ -110,7 +110,7 @@ def test_file_system_refusals_are_one_line(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     err = tool("tools/train.py", "tasks/restoration/safmn_tiny.py", "--work-dir", str(blocker / "runs"))
-    assert "cannot create a run folder" in err and str(blocker) in err
+    assert "is a file, not a folder" in err and str(blocker) in err
     trainer = Trainer(load_config(ROOT / "tasks/restoration/safmn_tiny.py", ["train.max_iters=1"]), work_dir=tmp_path)
     trainer.train()
     capsys.readouterr()

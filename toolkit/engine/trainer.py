@@ -36,6 +36,7 @@ from toolkit.engine.checkpoint import (
 from toolkit.engine.dist import resolve_device
 from toolkit.engine.ema import EMA
 from toolkit.engine.evaluate import evaluate
+from toolkit.engine.fs import check_writable, write_failed
 from toolkit.engine.loader import eval_loader, to_device, train_loader
 from toolkit.engine.optim import build_optimizer, build_scheduler
 from toolkit.engine.progress import Progress
@@ -96,6 +97,9 @@ class Trainer:
         if resume_path is not None:
             state = load_checkpoint(resume_path)
             check_resumable(state, resume_path, cfg)
+
+        if self.rank == 0:  # a folder the run cannot write into stops it now, not at the first checkpoint
+            check_writable(run_dir or root, what="--resume run folder" if run_dir else "work_dir")
 
         # --- task, data, model ---
         self.task = build_task(cfg)
@@ -210,7 +214,10 @@ class Trainer:
         if self.rank != 0:
             return None
         path = self.run_dir / "checkpoints" / name
-        save_checkpoint(state or self._state(), path)
+        try:
+            save_checkpoint(state or self._state(), path)
+        except OSError as exc:  # full disk, folder made read-only: say what the run folder still holds
+            raise write_failed(path, exc, self.run_dir) from None
         return path
 
     def _restore(self, state: dict, path: Path) -> None:

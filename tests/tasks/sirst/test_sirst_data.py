@@ -217,6 +217,16 @@ def test_normalisation_statistics(synth_root):
     assert stats.std[0] == pytest.approx(pixels.std(), rel=1e-6)
 
 
+def test_normalisation_refuses_non_finite_pixels_naming_the_image(tmp_path, monkeypatch):
+    # read_image refuses NaN in float files; any other reader that lets one through must not make the mean NaN
+    import tasks.sirst.data as sirst_data
+
+    images = [tmp_path / "a.png", tmp_path / "b.png"]
+    monkeypatch.setattr(sirst_data, "load_image", lambda p, c: np.full((4, 4, 1), np.nan if p.name == "b.png" else 9.0))
+    with pytest.raises(DataError, match=rf"{images[1]}: NaN or infinite pixel values"):
+        compute_normalisation(images, "grey")
+
+
 # --------------------------------------------------------------------------- real data
 def test_nuaa_sirst_counts_through_the_loader(nuaa_root):
     with warnings.catch_warnings(record=True) as caught:
