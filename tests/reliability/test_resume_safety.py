@@ -233,3 +233,15 @@ def test_checkpoints_take_the_process_umask_and_run_folders_are_claimed_once(tmp
         checkpoint._UMASK = old
     runs = [new_run_dir(tmp_path / "w", "cfg") for _ in range(3)]  # within one second
     assert len(set(runs)) == 3 and all(r.is_dir() for r in runs)
+
+
+def test_resume_auto_under_a_relative_work_dir_rewinds_the_log(straight, tmp_path, monkeypatch):
+    # the default work_dir ('work_dirs') is relative: the run folder found by --resume auto is too
+    monkeypatch.chdir(tmp_path)
+    trainer = Trainer(video_cfg(), work_dir="work")
+    kill_at_step(trainer, 10)
+    with pytest.raises(Killed):
+        trainer.train()
+    resumed = Trainer(video_cfg(), work_dir="work", resume="auto")
+    resumed.train()
+    assert records(resumed.run_dir) == records(straight.run_dir)

@@ -140,11 +140,11 @@ class Trainer:
             notes.append(f"resumed from {resume_path} at iteration {self.iter} (epoch {self.epoch})")
 
         # --- the run folder, written only now that everything above has succeeded ---
-        if run_dir is None and self.rank == 0:  # a checkpoint outside a run folder starts a new one
+        continues = run_dir is not None  # the checkpoint's own run folder (a loose checkpoint starts a new one)
+        if not continues and self.rank == 0:
             run_dir = new_run_dir(root, stem)
         self.run_dir = Path(dist.broadcast_object(str(run_dir)))
-        resumed_here = state is not None and run_dir is not None and resume_path.resolve().parent.parent == run_dir
-        self.log = RunLog(self.run_dir, enabled=self.rank == 0, resume_step=self.iter if resumed_here else None)
+        self.log = RunLog(self.run_dir, enabled=self.rank == 0, resume_step=self.iter if continues else None)
         self.log.write_setup(cfg, argv or sys.argv)  # after the Task filled in data-dependent sizes
         for note in notes:
             self.log.info(note)
