@@ -239,7 +239,7 @@ def test_resume_auto_under_a_relative_work_dir_rewinds_the_log(straight, tmp_pat
     # the default work_dir ('work_dirs') is relative: the run folder found by --resume auto is too
     monkeypatch.chdir(tmp_path)
     trainer = Trainer(video_cfg(), work_dir="work")
-    kill_at_step(trainer, 10)
+    kill_at_step(trainer, 11)  # after the train record of iteration 10, two past the checkpoint at 8
     with pytest.raises(Killed):
         trainer.train()
     resumed = Trainer(video_cfg(), work_dir="work", resume="auto")
