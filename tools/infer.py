@@ -49,7 +49,7 @@ def main() -> int:
     task = build_task(cfg)
     task.load_state_dict(state.get("task") or {})
     model = task.build_model().to(device)
-    load_weights(model, args.checkpoint, strict=True, prefer_ema=True)
+    load_weights(model, args.checkpoint, strict=True, prefer_ema=True, state=state)
     model.eval()
     task.infer(model, args, device)
     return 0

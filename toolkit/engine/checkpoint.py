@@ -82,15 +82,20 @@ def _weights_from(state: dict[str, Any], prefer_ema: bool = False) -> dict[str, 
 
 
 def load_weights(
-    model: nn.Module, path: str | Path, *, strict: bool = True, prefer_ema: bool = False
+    model: nn.Module,
+    path: str | Path,
+    *,
+    strict: bool = True,
+    prefer_ema: bool = False,
+    state: dict[str, Any] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
     """Load model weights from a checkpoint; returns (missing, unexpected, shape-mismatched) keys.
 
     With ``strict=True`` (evaluation) a checkpoint of a different model raises CheckpointError naming
     the first mismatching keys and shapes; with ``strict=False`` (``--load-from``) matching tensors
-    are loaded and the rest reported.
+    are loaded and the rest reported. ``state``: the checkpoint ``path`` already loaded (not read again).
     """
-    weights = clean_state_dict(_weights_from(load_checkpoint(path), prefer_ema))
+    weights = clean_state_dict(_weights_from(state if state is not None else load_checkpoint(path), prefer_ema))
     own = model.state_dict()
     missing = [k for k in own if k not in weights]
     unexpected = [k for k in weights if k not in own]

@@ -120,7 +120,7 @@ def load_for_eval(
     task.load_state_dict(state.get("task") or {})  # e.g. normalisation statistics, before the dataset
     dataset = task.build_dataset(split)
     model = task.build_model().to(device)
-    load_weights(model, checkpoint, strict=True, prefer_ema=True)
+    load_weights(model, checkpoint, strict=True, prefer_ema=True, state=state)
     return task, dataset, model.eval()
 
 

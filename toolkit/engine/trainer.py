@@ -114,7 +114,7 @@ class Trainer:
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[tcfg.get("amp")]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.iter, self.epoch, self.best, self.stale, self.epoch_batches = 0, 0, None, 0, 0
-        self.eval_seconds = 0.0
+        self.eval_seconds, self._higher = 0.0, None
         self.ema = EMA(self.model, tcfg.ema["decay"]) if tcfg.get("ema") else None
 
         self.accum = int(tcfg.get("accum_steps", 1))
@@ -388,7 +388,9 @@ class Trainer:
         key = self.task.primary_metric
         if key not in results:
             raise ConfigError(f"primary metric {key!r} is not among the metrics computed: {sorted(results)}")
-        higher = self.task.build_metrics().higher_is_better(key)
+        if self._higher is None:  # the primary metric's direction, asked of the metrics once
+            self._higher = self.task.build_metrics().higher_is_better(key)
+        higher = self._higher
         value = results[key]
         improved = self.best is None or (value > self.best if higher else value < self.best)
         if improved:
