@@ -105,7 +105,8 @@ def train_loader(
         collate_fn=collate_fn,
         pin_memory=bool(tcfg.get("pin_memory")) and torch.cuda.is_available(),
         drop_last=True,
-        worker_init_fn=_seed_worker,
+        # its own generator: creating the iterator draws a seed, which must not come from (and shift) the
+        # global stream a resumed run restores; samples themselves are seeded by _SeededSamples
         generator=torch.Generator().manual_seed(seed * 1000 + epoch),
         persistent_workers=False,  # datasets that change per epoch (set_epoch) need fresh workers
     )
