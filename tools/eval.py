@@ -16,7 +16,6 @@ limits validation during training only. The line after the table states how many
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import time
@@ -29,7 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config file (omit with --task)")
     p.add_argument("--checkpoint", metavar="PATH", help="checkpoint to evaluate (best.pt / last.pt)")
-    p.add_argument("--task", metavar="NAME", help="evaluate the latest best checkpoint of the task's default config")
+    p.add_argument("--task", metavar="NAME", help="evaluate the newest best checkpoint among the task's runs")
     p.add_argument("--split", default="test", help="dataset split to evaluate (default: test)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/eval_<split>_<time>/)")
     p.add_argument("--work-dir", default=None, help="where runs live (default: the config's work_dir)")
@@ -59,16 +58,14 @@ def _find_task_run(task: str, work_dir: str | None) -> tuple[Path, Path]:
     run of one config wins over an older smoke test of another, whatever the configs' order.
     """
     from toolkit.config import load_config
-    from toolkit.engine import task_module
+    from toolkit.engine import task_class, task_module
     from toolkit.errors import ConfigError
-    from toolkit.registry import TASKS
 
-    module = task_module(task)
     try:
-        importlib.import_module(module)
-    except ModuleNotFoundError:
-        raise ConfigError(f"--task {task}: no package {module} (known: {', '.join(_known_tasks())})") from None
-    cls = TASKS.get(module.rsplit(".", 1)[-1])
+        cls = task_class(task, "--task")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (known: {', '.join(_known_tasks())})") from None
+    module = task_module(task)
     if work_dir:
         roots = [Path(work_dir)]
     else:

@@ -39,7 +39,7 @@ from toolkit.losses import build_loss
 from toolkit.metrics import MetricCollection, build_metrics
 from toolkit.registry import DATASETS, MODELS, TASKS
 
-__all__ = ["Task", "build_task", "task_module"]
+__all__ = ["Task", "build_task", "task_class", "task_module"]
 
 
 def task_module(name: str) -> str:
@@ -47,15 +47,18 @@ def task_module(name: str) -> str:
     return name if "." in name else f"tasks.{name}"
 
 
-def build_task(cfg: Config) -> Task:
-    """Import the module of ``cfg.task`` (which registers the Task) and build the Task."""
-    name = cfg.get("task")
+def task_class(name: Any, where: str = "config") -> type[Task]:
+    """The Task class registered by the task package ``name``, imported on first use.
+
+    ``name`` is a package of ``tasks/`` (``'sirst'``) or a dotted module path; it is checked before
+    anything is imported, so a path (``'../../x'``) never reaches importlib. ``where`` names the
+    source of ``name`` in messages.
+    """
     if not name or not isinstance(name, str):
-        raise ConfigError(f"{cfg.get('_source_', 'config')}: no 'task' key (e.g. task = 'video_pred')")
+        raise ConfigError(f"{where}: no 'task' key (e.g. task = 'video_pred')")
     if not all(part.isidentifier() and not keyword.iskeyword(part) for part in name.split(".")):
-        # checked before importing: a path ('../../x') or a relative name must not reach importlib
         raise ConfigError(
-            f"{cfg.get('_source_', 'config')}: task = {name!r} is not a task name: expected a package of tasks/ "
+            f"{where}: task = {name!r} is not a task name: expected a package of tasks/ "
             "('sirst') or a dotted module path ('mylab.tasks.change_detection')"
         )
     module = task_module(name)
@@ -66,7 +69,12 @@ def build_task(cfg: Config) -> Task:
             hint = f"no package tasks/{name}/" if "." not in name else f"cannot import {module!r} (is it installed?)"
             raise ConfigError(f"task {name!r}: {hint}") from None
         raise
-    return TASKS.get(module.rsplit(".", 1)[-1])(cfg)
+    return TASKS.get(module.rsplit(".", 1)[-1])
+
+
+def build_task(cfg: Config) -> Task:
+    """Import the module of ``cfg.task`` (which registers the Task) and build the Task."""
+    return task_class(cfg.get("task"), cfg.get("_source_", "config"))(cfg)
 
 
 class Task:
