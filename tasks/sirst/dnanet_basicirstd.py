@@ -23,7 +23,7 @@ model = dict(
     num_classes=1,
     channels=[16, 32, 64, 128, 256],
     num_blocks=[2, 2, 2, 2],
-    attn=dict(type="cbam", reduction=16, spatial_kernel=7),
+    attn=dict(type="cbam", reduction=16, spatial_kernel=7, bias=False),  # DNANet's attention convs have no bias
     deep_supervision=True,
 )
 loss = [dict(type="deep_supervision", loss=dict(type="soft_iou"), weight=1.0)]

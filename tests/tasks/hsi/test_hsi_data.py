@@ -133,3 +133,15 @@ def test_augmentation_moves_every_band_the_same_way():
     assert len(seen) >= 6  # flips and rotations really vary
     noisy = PatchAugment(flip=False, rotate90=False, spectral_noise=0.1)(torch.zeros(30, 9, 9))
     assert 0.08 < noisy.std().item() < 0.12
+
+
+def test_pca_components_equal_the_full_svd():
+    """The default solver (covariance eigen-decomposition) gives the full SVD's subspace and variances."""
+    rng = np.random.default_rng(4)
+    pixels = rng.normal(size=(3000, 12)) @ rng.normal(size=(12, 12))
+    pre = Preprocessor(standardize=True, n_components=4).fit(pixels)
+    z = (pixels - pixels.mean(0)) / pixels.std(0)
+    _, s, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
+    comps = pre.state["components"]
+    np.testing.assert_allclose(np.abs(np.sum(comps * vt[:4], axis=1)), 1.0, atol=1e-10)  # same axes, up to sign
+    np.testing.assert_allclose(pre.state["scale"] ** 2, s[:4] ** 2 / (len(pixels) - 1), rtol=1e-10)

@@ -160,3 +160,13 @@ def test_tiny_dnanet_overfits_a_fixed_batch():
     iou = (pred & (target > 0)).sum() / (pred | (target > 0)).sum()
     assert loss.item() < 0.3
     assert iou.item() > 0.8
+
+
+def test_basicirstd_config_is_basicirstds_dnanet():
+    """tasks/sirst/dnanet_basicirstd.py on grey input: BasicIRSTD's DNANet has 4,696,568 parameters."""
+    from pathlib import Path
+
+    from toolkit.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[3] / "tasks/sirst/dnanet_basicirstd.py")
+    assert n_params(MODELS.build(cfg.model, context={"in_channels": 1})) == 4_696_568

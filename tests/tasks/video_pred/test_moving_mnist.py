@@ -90,3 +90,57 @@ def test_real_mnist_digits(shared_dir):
     assert train.shape == (60000, 28, 28) and test.shape == (10000, 28, 28) and train.dtype == np.uint8
     ds = MovingMNIST("train", mnist_root=str(root), num_clips=4)
     assert ds[0]["input"].shape == (10, 1, 64, 64)
+
+
+# sha256 of 64 clips (input then target bytes, float32) per case, recorded from the per-frame generator
+# this one replaced (commit b1dc1d6): the faster drawing must give the very same clips for the same seed.
+_CLIP_DIGESTS = [
+    (dict(split="train", seed=0), "e17eaf3eb6e239e94297b4249ad64d38af2ff5c24fd618a4877c8fe6aedb3065"),
+    (dict(split="val", seed=0), "2373b7e40d6c5584f179c5b5bfd611ae198b018ca03ba935b58952c13822892b"),
+    (dict(split="test", seed=5), "1fff970f2765b8b2e24aff2faa762cee341034448e9051b674ee825577a63451"),
+    (
+        dict(split="train", seed=3, num_digits=3, image_size=32, digit_size=16, step=0.17),
+        "8dd5bada218f20273105bf8027afbda747f6ea108e2ddbfe3e77e2eb61bf983c",
+    ),
+    (
+        dict(split="train", seed=1, num_digits=1, input_frames=4, output_frames=2),
+        "055995fc4137149077d8ff97fd444e3935d10d0f23f04c2de7546d473df89bf7",
+    ),
+]
+
+
+@pytest.mark.parametrize("case,digest", _CLIP_DIGESTS, ids=lambda v: str(v)[:40])
+def test_clips_identical_to_the_recorded_generator(case, digest):
+    import hashlib
+
+    case = dict(case)
+    ds = MovingMNIST(case.pop("split"), num_clips=64, **case)
+    ds.set_epoch(2)
+    h = hashlib.sha256()
+    for i in range(64):
+        item = ds[i]
+        h.update(item["input"].numpy().tobytes())
+        h.update(item["target"].numpy().tobytes())
+    assert h.hexdigest() == digest
+
+
+def test_ink_boxes_bound_every_non_zero_pixel():
+    from tasks.video_pred.data import _ink_boxes
+
+    digits = np.zeros((3, 6, 6), dtype=np.uint8)
+    digits[0, 1, 2] = digits[0, 4, 3] = 9  # rows 1..4, columns 2..3
+    digits[2] = 1  # full
+    assert _ink_boxes(digits).tolist() == [[1, 5, 2, 4], [0, 0, 0, 0], [0, 6, 0, 6]]
+
+
+def test_real_mnist_clips_identical_to_the_recorded_generator(shared_dir):
+    import hashlib
+
+    root = shared_dir / "data" / "mnist"
+    if not (root / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("../shared/data/mnist is not present")
+    ds = MovingMNIST("train", num_clips=64, mnist_root=str(root))
+    h = hashlib.sha256()
+    for i in range(64):
+        h.update(ds.generate(i).tobytes())
+    assert h.hexdigest() == "fdd98e054fe6832dca075e3f30ac6d595342f568e53200ba9eceff69943c8381"
