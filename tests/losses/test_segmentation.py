@@ -101,3 +101,23 @@ def test_loss_list_from_config_overfits_a_fixed_batch():
     assert set(out) == {"loss", "loss_soft_iou", "loss_bce"}
     assert iou.item() > 0.9
     assert F.binary_cross_entropy_with_logits(net(x), target).item() < 0.05
+
+
+def test_losses_run_in_float32_under_bf16_autocast():
+    """Under autocast the weighted sum casts the bf16 prediction to float32 and computes every term there.
+
+    Soft IoU over 256 x 256 pixels: the float32 sum of the same bf16-rounded logits is the reference; a bf16
+    reduction would be off by far more than 1e-6.
+    """
+    torch.manual_seed(0)
+    logits = torch.randn(2, 1, 256, 256).bfloat16()
+    target = (torch.rand(2, 1, 256, 256) > 0.99).float()
+    loss = build_loss([dict(type="deep_supervision", loss=dict(type="soft_iou"))])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = loss([logits, logits], target)
+    plain = loss([logits.float(), logits.float()], target)
+    assert out["loss"].dtype == torch.float32
+    assert out["loss"].item() == pytest.approx(plain["loss"].item(), abs=1e-6)
+    probs = torch.sigmoid(logits.float())
+    by_hand = 1 - ((probs * target).sum() + 1) / ((probs + target - probs * target).sum() + 1)
+    assert out["loss"].item() == pytest.approx(by_hand.item(), abs=1e-6)  # both outputs alike: their mean

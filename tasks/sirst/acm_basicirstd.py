@@ -1,0 +1,51 @@
+"""ACM with the BasicIRSTD recipe (Ying et al., BasicIRSTD toolbox, train.py defaults): NUAA-SIRST with its
+``img_idx`` split (213 training / 214 test images), grey input normalised with the toolbox's NUAA-SIRST
+statistics, random 256 x 256 crops (zero-padded when an image is smaller) with flips and transpose, batch 16,
+Adam lr 5e-4, steps x0.1 at epochs 200 and 300 of 400, soft-IoU loss, seed 42. Evaluation at original
+resolution (zero-padded to a multiple of 32), threshold 0.5 on the probability; the toolbox reports the
+model after the last epoch (its ACM row on NUAA-SIRST: IoU 69.44, Pd 92.02, Fa 22.71e-6).
+
+    python tools/train.py tasks/sirst/acm_basicirstd.py --set data.root=../shared/data/sirst/NUAA-SIRST
+    python tools/eval.py tasks/sirst/acm_basicirstd.py --checkpoint <run>/checkpoints/last.pt
+"""
+
+_base_ = [
+    "../../configs/_base_/runtime.py",
+    "../../configs/_base_/schedules/multistep.py",
+    "../../configs/_base_/datasets/sirst.py",
+]
+
+task = "sirst"
+seed = 42
+data = dict(  # other keys: configs/_base_/datasets/sirst.py
+    layout="img_idx",
+    color="grey",
+    mean=[101.06385040283203 / 255],  # the toolbox's NUAA-SIRST statistics, in [0, 1] units
+    std=[34.619606018066406 / 255],
+    crop_size=256,
+    scale_range=None,  # the toolbox pads and crops without rescaling
+    flip=True,
+)
+model = dict(
+    type="acm",
+    in_channels=None,
+    num_classes=1,
+    channels=[8, 16, 32, 64],
+    num_blocks=[3, 3, 3],
+    fuse="asym_bi",
+    reduction=4,
+    tiny=False,
+    attn=None,
+)
+# NOTE: the toolbox's ACM builds its BatchNorms with momentum=0.9, a value carried over from the MXNet
+# original, where it is the weight of the running average (PyTorch's 0.1). In PyTorch it makes the running
+# statistics those of the last few batches; we keep PyTorch's 0.1, which is what the MXNet model used.
+loss = [dict(type="soft_iou", weight=1.0)]
+metrics = ["miou", "niou", "pd_fa", "pixel_roc", "pd_fa_curve"]
+optim = dict(type="adam", lr=5e-4, weight_decay=0.0)
+sched = dict(type="multistep", milestones=None, milestone_epochs=[200, 300], gamma=0.1)
+# NOTE: 213 images at batch 16 give 13 full batches per epoch here (the incomplete last batch is dropped);
+# the toolbox also trains on the last batch of 5 (it skips only batches of one), 14 steps per epoch.
+# val_interval: the toolbox tests every 50 epochs (13 iterations each here).
+train = dict(batch_size=16, max_epochs=400, num_workers=2, val_interval=650)
+eval = dict(batch_size=1, num_workers=1, vis_items=4)  # threshold 0.5, report_items: the base dataset config
