@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import as_strided
 from torch.utils.data import Dataset
 
 from toolkit.errors import DataError
@@ -184,7 +183,7 @@ class MovingMNIST(Dataset):
         canvas = np.zeros((frames, size, size), dtype=np.uint8)
         s_t, s_y, s_x = canvas.strides
         every_frame = np.arange(frames)
-        for _ in range(self.num_digits):
+        for n in range(self.num_digits):
             k = rng.integers(len(self.digits))
             y, x = rng.random(2).tolist()  # (y, x) in [0, 1] of the free range
             theta = rng.random() * 2 * np.pi
@@ -201,10 +200,12 @@ class MovingMNIST(Dataset):
             top, bottom, left, right = self.ink[k]
             if bottom == top:  # a blank digit draws nothing
                 continue
+            # window (t, r, c) of this digit's ink box: a writable strided view of the canvas, one per frame
             shape = (frames, limit + 1, limit + 1, bottom - top, right - left)
-            windows = as_strided(canvas[:, top:, left:], shape, (s_t, s_y, s_x, s_y, s_x))
-            at = (every_frame, rows, cols)
-            windows[at] = np.maximum(windows[at], self.digits[k, top:bottom, left:right])
+            windows = np.ndarray(shape, np.uint8, canvas, top * s_y + left * s_x, (s_t, s_y, s_x, s_y, s_x))
+            at, ink = (every_frame, rows, cols), self.digits[k, top:bottom, left:right]
+            # the first digit lands on an empty canvas (its frames do not overlap): max(0, ink) = ink
+            windows[at] = ink if n == 0 else np.maximum(windows[at], ink)
         return canvas
 
     def __getitem__(self, index: int) -> dict:
