@@ -502,8 +502,14 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
             else:
                 raise ConfigError(_missing_key_message(key, last, node))
         else:
-            raise ConfigError(f"override {key}: {'.'.join(parts[:-1])} is a {type(node).__name__}, not a dict or list")
+            raise _not_a_container(key, ".".join(parts[:-1]), node)
     return cfg
+
+
+def _not_a_container(key: str, parent: str, node: Any) -> ConfigError:
+    kind = type(node).__name__
+    article = "an" if kind[0] in "aeiou" else "a"
+    return ConfigError(f"override {key}: {parent} is {article} {kind} ({node!r}), not a dict or list")
 
 
 def _is_attention_slot(name: str) -> bool:
@@ -524,7 +530,11 @@ def _child(node: Any, part: str, prefix: str, add: bool, rest: list[str]) -> Any
         return node[part]
     if isinstance(node, (list, tuple)) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
         return node[int(part)]
-    raise ConfigError(f"override: cannot index {prefix!r} ({type(node).__name__})")
+    parent = prefix.rpartition(".")[0]
+    if isinstance(node, (list, tuple)):
+        what = f"index {part} is out of range" if part.lstrip("-").isdigit() else f"{part!r} is not an index"
+        raise ConfigError(f"override {prefix}: {what}: {parent} is a list of {len(node)} items")
+    raise _not_a_container(prefix, parent, node)
 
 
 def _missing_key_message(key: str, part: str, node: dict) -> str:

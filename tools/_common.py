@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python tools/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the tools' one-line errors: ``error: <what argparse found> (see <tool> --help)``, exit 2.
+
+    (argparse's own ``error`` prints the whole usage block before its message.)
+    """
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def task_modules() -> list[str]:
@@ -71,3 +94,29 @@ def run_main(main) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def write_hparams(log_dir, hparams: dict, metrics: dict, domains: dict | None = None) -> None:
+    """One TensorBoard HParams session in ``log_dir``: a run's hyper-parameters and the metrics it reached.
+
+    ``tensorboard --logdir PARENT`` then lists every such folder below ``PARENT`` as a row of its HParams
+    dashboard. Values TensorBoard cannot hold (``None``, lists) are written as their text; metrics that are
+    ``None`` (a run without a value) are left out. ``domains``: the values a categorical key may take.
+    """
+    import json
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    def plain(v):
+        return v if isinstance(v, (bool, int, float, str)) else (str(v) if v is None else json.dumps(v))
+
+    hp = {k: plain(v) for k, v in hparams.items()}
+    values = {k: float(v) for k, v in metrics.items() if v is not None}
+    discrete = {}
+    for k, choices in (domains or {}).items():  # TensorBoard wants one type per key, the value's
+        mapped = [plain(c) for c in choices]
+        if k in hp and all(type(c) is type(hp[k]) for c in mapped):
+            discrete[k] = mapped
+    with SummaryWriter(str(log_dir)) as writer:
+        # run_name "." puts the session in log_dir itself rather than in a sub-folder named by the time
+        writer.add_hparams(hp, values, hparam_domain_discrete=discrete or None, run_name=".")

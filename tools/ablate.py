@@ -1,14 +1,17 @@
 """Train one short run per value of a config key and compare them in one table and chart.
 
     python tools/ablate.py tasks/video_pred/simvp_tiny.py --vary model.attn.type=se,cbam,eca \\
-        --set train.max_iters=200 [--out DIR] [--work-dir DIR]
+        --set train.max_iters=200 [--seeds 3] [--out DIR] [--work-dir DIR]
 
 Runs are sequential and in-process (``toolkit.engine.Trainer``), each in its own run folder under
 ``<out>/runs/<value>/``. The output folder (default ``work_dirs/ablate/<config-stem>_<key>_<time>/``)
-receives ``results.md``, ``results.csv`` and ``results.png``: for every value the primary metric
+receives ``results.md``, ``results.csv``, ``results.png`` and ``tb/<value>/`` (a TensorBoard HParams session
+per value: ``tensorboard --logdir <out>/tb``, tab HPARAMS): for every value the primary metric
 (best validation value), the parameter count, the FLOPs of one sample's evaluation step (torch's
-flop counter: matmuls and convolutions, 2 per multiply-add) and the training throughput in
-samples per second (validation time excluded).
+flop counter: matmuls and convolutions, 2 per multiply-add; element-wise products such as an
+attention gate are not counted) with its difference to the first value, and the training throughput
+in samples per second (validation time excluded). With ``--seeds N`` every value is trained N times
+(``seed``, ``seed + 1``, ...) and the table gives the metric's mean and sample standard deviation.
 
 ``--vary KEY=a,b,c`` takes Python literals (``none`` for None). For a ``KEY`` ending in ``.type``:
 when its parent is ``None`` in the config (an empty attention slot) the parent becomes
@@ -21,6 +24,7 @@ the registries), so ``cbam``'s ``spatial_kernel`` is not handed to ``se`` while 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import re
 import time
@@ -32,10 +36,11 @@ import _common  # also puts the repository on sys.path
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _common.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp_tiny.py")
     p.add_argument("--vary", required=True, metavar="KEY=V1,V2,...", help="config key and the values to compare")
     _common.add_set_option(p, "overrides applied to every run (e.g. train.max_iters=100)")
+    p.add_argument("--seeds", type=_common.positive_int, default=1, metavar="N", help="runs per value (seeds seed..seed+N-1)")
     p.add_argument("--out", metavar="DIR", help="output folder for the table and chart")
     p.add_argument("--work-dir", metavar="DIR", help="root of the run folders (default: <out>/runs)")
     return p.parse_args(argv)
@@ -143,28 +148,53 @@ def run_one(cfg, work_dir: Path) -> dict[str, Any]:
     )
 
 
+def _spread(values: list[float]) -> str:
+    """``mean ± sample std (n)`` of the seeds' values, or the one value."""
+    import statistics
+
+    if len(values) == 1:
+        return f"{values[0]:.6g}"
+    return f"{statistics.mean(values):.6g} ± {statistics.stdev(values):.2g} (n={len(values)})"
+
+
+def _std(values: list[float]) -> float:
+    import statistics
+
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def write_outputs(rows: list[dict], key: str, out: Path) -> None:
-    """Write ``results.md``, ``results.csv`` and the bar chart ``results.png`` into ``out``."""
+    """Write ``results.md``, ``results.csv`` and the bar chart ``results.png`` into ``out``.
+
+    ``rows``: one per value, ``value`` the mean over its seeds and ``values`` every seed's result.
+    """
     metric = rows[0]["metric"]
     arrow = "higher is better" if rows[0]["higher_is_better"] else "lower is better"
-    header = [key, f"{metric} (best val)", "params", "FLOPs/sample", "samples/s", "run"]
+    seeds = max(len(r["values"]) for r in rows)
+    shown = f"{metric} (best val" + (f", mean ± std over {seeds} seeds)" if seeds > 1 else ")")
+    header = [key, shown, "params", "FLOPs/sample", "vs first", "samples/s", "run"]
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow([key, metric, "params", "flops_per_sample", "samples_per_s", "run_dir"])
+        w.writerow([key, "seed", metric, "params", "flops_per_sample", "samples_per_s", "run_dir"])
         for r in rows:
-            w.writerow([r["value_name"], r["value"], r["params"], r["flops"], r["samples_per_s"], r["run_dir"]])
+            for seed, value, run_dir in zip(r["seeds"], r["values"], r["run_dirs"]):
+                w.writerow([r["value_name"], seed, value, r["params"], r["flops"], r["samples_per_s"], run_dir])
     lines = [f"# Ablation of `{key}`", "", f"Primary metric `{metric}` ({arrow}).", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
+    first = rows[0]["flops"]
     for r in rows:
-        flops = "n/a" if r["flops"] is None else f"{r['flops'] / 1e6:.2f}M"
+        flops = "n/a" if r["flops"] is None else f"{r['flops'] / 1e6:,.3f}M"
+        delta = "n/a" if r["flops"] is None or first is None else f"{r['flops'] - first:+,.0f}"
+        runs = r["run_dirs"][0] if len(r["run_dirs"]) == 1 else str(Path(r["run_dirs"][0]).parent.parent)
         cells = [
             r["value_name"],
-            f"{r['value']:.6g}",
+            _spread(r["values"]),
             f"{r['params']:,}",
             flops,
+            delta,
             f"{r['samples_per_s']:.1f}",
-            f"`{r['run_dir']}`",
+            f"`{runs}`",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
@@ -185,7 +215,8 @@ def write_outputs(rows: list[dict], key: str, out: Path) -> None:
     best = values.index(max(values) if rows[0]["higher_is_better"] else min(values))
     for i, (ax, (title, vals)) in enumerate(zip(axes, panels)):
         colors = ["tab:orange" if (i == 0 and j == best) else "tab:blue" for j in range(len(vals))]
-        bars = ax.bar(names, vals, color=colors)
+        errors = [_std(r["values"]) for r in rows] if i == 0 and seeds > 1 else None
+        bars = ax.bar(names, vals, color=colors, yerr=errors, capsize=4 if errors else 0)
         ax.bar_label(bars, labels=[f"{v:.4g}" for v in vals], fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", rotation=30)
@@ -201,10 +232,17 @@ def main(argv=None) -> int:
 
     key, values = parse_vary(args.vary)
     base = load_config(args.config, args.set)  # fails early on a bad config or override
-    if base.get("task"):  # fill MODELS / ATTENTION with the task's entries before resolving the values
-        from toolkit.engine import build_task
+    from toolkit.engine import build_task
 
-        build_task(base)
+    build_task(base)  # fills MODELS / ATTENTION with the task's entries before resolving the values
+    # resolve every variant, and look up its registry names, before training any or writing anything,
+    # so that a bad value fails before minutes of training
+    variants = []
+    for value in values:
+        cfg = load_config(args.config, args.set)
+        apply_overrides(cfg, [override_for(base, key, value)])
+        build_task(cfg).check_components()
+        variants.append((value, cfg))
     stem = Path(args.config).stem
     out = (
         Path(args.out)
@@ -213,22 +251,32 @@ def main(argv=None) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)
     runs_root = Path(args.work_dir) if args.work_dir else out / "runs"
-    # resolve every variant before training any, so a bad value fails before minutes of training
-    variants = []
-    for value in values:
-        cfg = load_config(args.config, args.set)
-        apply_overrides(cfg, [override_for(base, key, value)])
-        variants.append((value, cfg))
     print(f"ablation of {key} over {len(values)} values; output folder: {out}", flush=True)
     rows = []
     for value, cfg in variants:
-        print(f"--- {key} = {value!r}", flush=True)
-        row = run_one(cfg, runs_root / _slug(value))
-        row["value_name"] = str(value)
+        row: dict[str, Any] = {}
+        for k in range(args.seeds):
+            seed = cfg.get("seed", 0) + k
+            print(f"--- {key} = {value!r}" + (f", seed {seed}" if args.seeds > 1 else ""), flush=True)
+            run_cfg = copy.deepcopy(cfg)
+            run_cfg["seed"] = seed
+            folder = runs_root / _slug(value) / (f"seed{seed}" if args.seeds > 1 else "")
+            one = run_one(run_cfg, folder)
+            row = row or {**one, "value_name": str(value), "values": [], "seeds": [], "run_dirs": [], "rates": []}
+            row["values"].append(one["value"])
+            row["seeds"].append(seed)
+            row["run_dirs"].append(one["run_dir"])
+            row["rates"].append(one["samples_per_s"])
+            row["value"] = sum(row["values"]) / len(row["values"])
+            row["samples_per_s"] = sum(row["rates"]) / len(row["rates"])
+            write_outputs(rows + [row], key, out)  # keep partial results if a later run fails
         rows.append(row)
-        write_outputs(rows, key, out)  # keep partial results if a later run fails
+        scores = {row["metric"]: row["value"], "params": row["params"], "flops_per_sample": row["flops"]}
+        scores["samples_per_s"] = row["samples_per_s"]  # with --seeds, the means over the seeds
+        _common.write_hparams(out / "tb" / _slug(value), {key: value}, scores, domains={key: values})
     print((out / "results.md").read_text())
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
+    print(f"HParams (a session per value): tensorboard --logdir {out / 'tb'}")
     return 0
 
 

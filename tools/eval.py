@@ -25,12 +25,28 @@ import _common
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _common.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", help="config file (omit with --task)")
-    p.add_argument("--checkpoint", metavar="PATH", help="checkpoint to evaluate (best.pt / last.pt)")
+    p.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="checkpoint to evaluate (best.pt / last.pt), or released weights of another code base (mapped by "
+        "the model's from_release, loaded strictly)",
+    )
+    p.add_argument(
+        "--weights-key",
+        metavar="KEY",
+        help="entry of the checkpoint holding the weights (released files: params_ema (default) or params; "
+        "toolkit checkpoints: ema (default when present) or model)",
+    )
     p.add_argument("--task", metavar="NAME", help="evaluate the newest best checkpoint among the task's runs")
     p.add_argument("--split", default="test", help="dataset split to evaluate (default: test)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/eval_<split>_<time>/)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: <run>/eval_<split>_<time>/; for a checkpoint outside a run folder, "
+        "<work_dir>/<config stem>/eval_<split>_<time>/)",
+    )
     p.add_argument("--work-dir", default=None, help="where runs live (default: the config's work_dir)")
     p.add_argument(
         "--max-batches",
@@ -151,11 +167,16 @@ def main() -> int:
     device = resolve_device(cfg.get("device", "auto"), int(os.environ.get("LOCAL_RANK", "0")))
     rank, world, local_rank = dist.init_distributed(device.type)
     device = resolve_device(cfg.get("device", "auto"), local_rank)
-    task, dataset, model = load_for_eval(cfg, ckpt, args.split, device)
+    task, dataset, model = load_for_eval(
+        cfg, ckpt, args.split, device, weights_key=args.weights_key, log=lambda line: print(line, flush=True)
+    )
     ecfg = cfg.get("eval") or {}
     amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.get("amp"))
     loader = eval_loader(dataset, cfg, task.collate_fn(args.split), rank=rank, world=world)
     run_dir = ckpt.resolve().parent.parent
+    if not (ckpt.resolve().parent.name == "checkpoints" and (run_dir / "config.py").is_file()):
+        # a checkpoint outside a run folder (released weights, a copied file): <work_dir>/<config stem>/
+        run_dir = Path(args.work_dir or cfg.get("work_dir", "work_dirs")) / cfg_path.stem
     out = Path(args.out) if args.out else run_dir / f"eval_{args.split}_{time.strftime('%Y%m%d_%H%M%S')}"
     ev = evaluate(
         model,

@@ -65,7 +65,14 @@ CASES = {
     ),
     "hsi": (
         "tasks/hsi/hybridsn_tiny.py",
-        ["train.max_iters=40", "train.val_interval=5", "train.log_interval=1"],
+        [
+            "data.synthetic.height=48",  # a quarter of the default scene: validations of ~150 pixels
+            "data.synthetic.width=48",
+            "data.synthetic.fields_per_class=3.0",
+            "train.max_iters=40",
+            "train.val_interval=5",
+            "train.log_interval=1",
+        ],
     ),
     "restoration": (
         "tasks/restoration/safmn_tiny.py",
@@ -75,7 +82,7 @@ CASES = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _common.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kills", type=int, default=40, help="kills in all, spread over the tasks")
     p.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     p.add_argument("--tasks", default=",".join(CASES), help="comma-separated subset of " + ", ".join(CASES))

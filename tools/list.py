@@ -95,7 +95,7 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _common.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("registry", nargs="?", help="registry to show (models, attention, backbones, losses, ...)")
     p.add_argument("--channels", type=int, default=64, help="channels of the attention table's reference input")
     p.add_argument("--size", type=int, default=32, help="height and width of the attention table's reference input")

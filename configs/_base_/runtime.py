@@ -11,7 +11,8 @@ train = dict(
     max_iters=None,  # give max_iters or max_epochs; iterations win when both are set
     max_epochs=None,
     val_interval=None,  # iterations between validations; None = once per epoch
-    log_interval=20,
+    log_interval=20,  # iterations between records in metrics.jsonl / TensorBoard
+    log_seconds=30,  # seconds between progress lines (it/s, ETA) in log.txt, and on stdout without a terminal
     amp=None,  # 'bf16' | 'fp16' | None (fp16 uses a GradScaler)
     grad_clip=None,  # max global grad norm, or None
     accum_steps=1,
@@ -30,3 +31,12 @@ eval = dict(batch_size=16, num_workers=2, vis_items=4, max_batches=None)
 optim = dict(type="adam", lr=1e-3, weight_decay=0.0)
 sched = None
 metrics = []
+
+# Optional experiment trackers beside TensorBoard, each used only when enabled here and installed
+# (pip install 'dense-toolkit[trackers]'); see toolkit/engine/trackers.py. A resumed run continues the same
+# tracker runs. mlflow: tracking_uri None = SQLite in the run folder; experiment None = the task's name.
+# wandb: mode 'offline' writes <run>/wandb/ without network ('online' logs live); project None = the task's name.
+log = dict(
+    mlflow=dict(enabled=False, tracking_uri=None, experiment=None, upload_checkpoint=False),
+    wandb=dict(enabled=False, project=None, mode="offline", upload_checkpoint=False),
+)

@@ -12,6 +12,8 @@ three patch datasets from it::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from tasks.hsi.data import (
@@ -26,7 +28,7 @@ from tasks.hsi.data import (
 )
 from tasks.hsi.splits import Split, leakage_fraction, make_split
 from tasks.hsi.synth import make_scene
-from toolkit.errors import CheckpointError, ConfigError
+from toolkit.errors import CheckpointError, ConfigError, DataError
 from toolkit.registry import DATASETS
 
 __all__ = ["PreparedScene"]
@@ -35,7 +37,7 @@ _SUBSETS = ("train", "val", "test")
 # option names of the nested data dicts (their defaults live in configs/_base_/datasets/hsi.py)
 _SYNTHETIC_KEYS = (
     "height", "width", "bands", "num_classes", "layout", "layout_key", "noise", "variability", "mixing",
-    "fields_per_class", "seed",
+    "fields_per_class", "texture", "seed",
 )  # fmt: skip
 _PCA_KEYS = ("n_components", "whiten", "fit")
 _AUGMENT_KEYS = ("flip", "rotate90", "spectral_noise")
@@ -175,11 +177,28 @@ class PreparedScene:
             )
 
 
+def _layout_path(layout: str) -> Path:
+    """``data.synthetic.layout`` as given, or, when relative and absent there, relative to the repository.
+
+    Shipped configs name ``../shared/...`` as seen from the repository, so they work from any directory.
+    """
+    path = Path(layout).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    beside_repo = Path(__file__).resolve().parents[2] / path
+    if beside_repo.exists():
+        return beside_repo
+    raise DataError(
+        f"data.synthetic.layout={layout}: label map not found in the working directory ({Path.cwd()}) nor "
+        f"relative to the repository ({beside_repo.parent}); put the file there or set data.synthetic.layout=PATH"
+    )
+
+
 def _generate(synthetic: dict, class_names: list[str] | None) -> Scene:
     """The generated scene of ``data.synthetic``, laid out like a real label map when ``layout`` is a file."""
     layout, key = synthetic.pop("layout", None), synthetic.pop("layout_key", None)
     if layout is not None:
-        layout, key = read_array(layout, key, "gt")
+        layout, key = read_array(_layout_path(layout), key, "gt")
         class_names = class_names or KNOWN_CLASS_NAMES.get(key)
     return make_scene(layout=layout, class_names=class_names, **synthetic)
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.engine.pictures import MIN_SIDE, column, enlarge, factor_for, legend, row, text_band, titled
+
 __all__ = ["class_colors", "colorize", "save_classification_map", "save_confusion_matrix", "patch_strip"]
 
 # A qualitative palette (RGB) for up to 20 classes; more classes cycle through an HSV ramp.
@@ -125,28 +127,59 @@ def save_confusion_matrix(cm: np.ndarray, class_names: list[str], path: str | Pa
 
 
 def patch_strip(
-    patches: np.ndarray, targets: np.ndarray, preds: np.ndarray, num_classes: int, scale: int = 4
+    patches: np.ndarray,
+    targets: np.ndarray,
+    preds: np.ndarray,
+    num_classes: int,
+    scale: int | None = None,
+    *,
+    class_names: list[str] | None = None,
+    labels: bool = True,
 ) -> np.ndarray:
     """Patches as false-colour tiles framed by their true class (outer) and predicted class (inner).
+
+    Each patch is enlarged by a whole factor with nearest-neighbour sampling (every pixel a
+    ``scale x scale`` block, nothing interpolated); with ``labels`` every tile is titled with its true
+    and predicted class (1-based, as in the reports) and a legend below names the frames and the
+    colours of the classes shown.
 
     Args:
         patches: (N, D, S, S) preprocessed patches; components 0, 1, 2 become R, G, B.
         targets, preds: (N,) class indices 0..K-1.
+        num_classes: K (the palette).
+        scale: the enlargement (``None``: the least whole factor giving tiles of at least 256 px).
+        class_names: K names for the legend (``None``: ``class c``).
+        labels: titles and legend.
 
     Returns:
-        uint8 (S*scale + 8, N * (S*scale + 8), 3)
+        uint8 (S k + 2 f, N (S k + 2 f) + (N - 1) gaps, 3) without labels, frames f = 4 px each;
+        with labels 22 px of titles above and the legend below.
     """
     colors = class_colors(num_classes)
+    k = factor_for(*patches.shape[-2:]) if scale is None and len(patches) else int(scale or 1)
+    frame = 4
     tiles = []
     for x, t, p in zip(patches, targets, preds):
         rgb = x[:3] if x.shape[0] >= 3 else np.repeat(x[:1], 3, axis=0)  # (3, S, S)
         lo, hi = np.percentile(rgb, 2), np.percentile(rgb, 98)
         rgb = np.clip((rgb - lo) / (hi - lo + 1e-8), 0, 1)
-        img = (rgb.transpose(1, 2, 0) * 255).astype(np.uint8)  # (S, S, 3)
-        img = img.repeat(scale, 0).repeat(scale, 1)
-        img = np.pad(img, ((2, 2), (2, 2), (0, 0)))
-        img[:2], img[-2:], img[:, :2], img[:, -2:] = (colors[int(p) + 1],) * 4  # inner frame: prediction
-        img = np.pad(img, ((2, 2), (2, 2), (0, 0)))
-        img[:2], img[-2:], img[:, :2], img[:, -2:] = (colors[int(t) + 1],) * 4  # outer frame: truth
+        img = enlarge((rgb.transpose(1, 2, 0) * 255).astype(np.uint8), k)  # (S k, S k, 3)
+        img = np.pad(img, ((frame, frame), (frame, frame), (0, 0)))
+        img[:frame], img[-frame:], img[:, :frame], img[:, -frame:] = (colors[int(p) + 1],) * 4  # inner: prediction
+        img = np.pad(img, ((frame, frame), (frame, frame), (0, 0)))
+        img[:frame], img[-frame:], img[:, :frame], img[:, -frame:] = (colors[int(t) + 1],) * 4  # outer: truth
+        if labels:
+            mark = "" if int(t) == int(p) else "  (wrong)"
+            img = titled(img, f"true {int(t) + 1}, predicted {int(p) + 1}{mark}")
         tiles.append(img)
-    return np.concatenate(tiles, axis=1) if tiles else np.zeros((8, 8, 3), np.uint8)
+    if not tiles:
+        return np.full((MIN_SIDE, MIN_SIDE, 3), 255, np.uint8)
+    strip = row(tiles)
+    if not labels:
+        return strip
+    names = list(class_names or [f"class {c + 1}" for c in range(num_classes)])
+    shown = sorted({int(c) for c in (*targets, *preds)})  # the classes of the tiles
+    entries = [(colors[c + 1], f"{c + 1} {names[c] if c < len(names) else ''}".strip()) for c in shown]
+    key = legend(entries, strip.shape[1], title="frame: outer = true class, inner = predicted;")
+    note = text_band("false colour: components 1-3 of the preprocessed patch as R, G, B", strip.shape[1], center=False)
+    return column([strip, key, note], gap=2)

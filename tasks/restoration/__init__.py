@@ -1,6 +1,6 @@
-"""Image restoration: super-resolution (SAFMN), denoising and deblurring (Restormer).
+"""Image restoration: super-resolution (SAFMN, CAMixerSR), denoising and deblurring (Restormer).
 
-Importing the package registers the models (``safmn``, ``restormer``), the dataset factory
+Importing the package registers the models (``safmn``, ``camixersr``, ``restormer``), the dataset factory
 (``restoration``, built from the whole ``data`` config) and the Task (``restoration``); the SAFM / MDTA
 attention blocks, the FFT loss and the PSNR / SSIM metrics it uses live in the toolkit, where every task
 can use them.
@@ -8,7 +8,7 @@ can use them.
 
 from tasks.restoration import models
 from tasks.restoration.data import RestorationDataset, restoration_dataset
-from tasks.restoration.models import SAFMN, Restormer
+from tasks.restoration.models import SAFMN, CAMixerSR, Restormer
 from tasks.restoration.task import RestorationTask
 
-__all__ = ["models", "RestorationDataset", "restoration_dataset", "RestorationTask", "SAFMN", "Restormer"]
+__all__ = ["models", "RestorationDataset", "restoration_dataset", "RestorationTask", "SAFMN", "Restormer", "CAMixerSR"]

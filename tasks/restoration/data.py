@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 from tasks.restoration.degrade import Degradation
 from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image
+from toolkit.data.batch_augment import build_batch_augment
 from toolkit.errors import ConfigError, DataError
 from toolkit.registry import DATASETS
 
@@ -216,6 +217,12 @@ class RestorationDataset(Dataset):
         s, p = self.scale, self.patch_size
         if lq_u8 is None:  # degrade on the fly: crop the clean image first, then degrade the crop
             h, w = gt_u8.shape[0] // s * s, gt_u8.shape[1] // s * s  # mod-crop to the scale
+            if h == 0 or w == 0:
+                where = name if self.images is not None else self.items[i]
+                raise DataError(
+                    f"{where}: {gt_u8.shape[0]}x{gt_u8.shape[1]} px is smaller than data.scale={s}, "
+                    "so no low-resolution pixel is left"
+                )
             gt_u8 = gt_u8[:h, :w]
             if p:
                 dummy = np.empty((h // s, w // s, 0), np.uint8)
@@ -247,12 +254,15 @@ def restoration_dataset(
     train: dict | None,
     val: dict | None,
     test: dict | None,
+    batch_aug: Any = None,
 ) -> RestorationDataset:
     """The ``split`` dataset of a whole ``data`` config (its keys: ``configs/_base_/datasets/restoration.py``).
 
     Each split reads its own ``dict(gt=FOLDER, lq=FOLDER)``; ``test=None`` reads ``val``'s folders. The training
     crop ``patch_size`` and ``repeat`` apply to the train split only: evaluation scores whole images once.
+    ``batch_aug`` is checked here and applied to whole training batches by the Task (``RestorationTask.train_step``).
     """
+    build_batch_augment(batch_aug, seed=seed)  # a bad spec fails wherever the data config is built
     if split not in ("train", "val", "test"):
         raise ConfigError(f"restoration data has the splits 'train', 'val' and 'test', not {split!r}")
     folders = dict({"train": train, "val": val, "test": val if test is None else test}[split] or {})

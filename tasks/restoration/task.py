@@ -5,10 +5,18 @@ The ``data`` keys and their defaults are in ``configs/_base_/datasets/restoratio
 ``upscale = data.scale`` (filled where the config leaves ``None`` and written back into the config);
 metrics that take ``crop_border`` receive ``data.scale`` unless their spec sets it.
 
+A model whose class sets ``has_aux_loss = True`` (CAMixerSR) is called as ``model(x, return_aux=True)``
+in training and returns ``(pred, {name: scalar loss})``; the sum joins the objective and is logged as
+``loss_aux``.
+
 With ``eval.baseline`` (default on) the same metrics score the trivial answer too (``InputBaseline``):
 the bicubic up-scaled input for super-resolution (``bicubic_psnr``, ...), the degraded input itself
 otherwise (``input_psnr``, ...); they are printed beside the model's, logged at validation and written
 to ``metrics.json``. The best checkpoint is still chosen by the model's ``psnr``.
+
+With ``data.batch_aug`` (e.g. ``dict(hflip=0.5, vflip=0.5, rot90=True)``, with ``data.augment=False``)
+``train_step`` flips and rotates input and target alike on the batch's device with kornia
+(``toolkit/data/batch_augment.py``); its draw counter is task state, so a resumed run stays exact.
 """
 
 from __future__ import annotations
@@ -25,10 +33,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import default_collate
 
-from tasks.restoration.baseline import InputBaseline, baseline_prefix
+from tasks.restoration.baseline import InputBaseline, baseline_prefix, bicubic_upscale
 from tasks.restoration.tiling import forward_padded, tile_size, tiled_forward
 from tasks.restoration.visualise import side_by_side, to_uint8
 from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image, write_image
+from toolkit.data.batch_augment import build_batch_augment
+from toolkit.engine.fs import check_writable
 from toolkit.engine.task import Task
 from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import Metric, MetricCollection
@@ -100,8 +110,21 @@ class RestorationTask(Task):
         "tasks/restoration/restormer_denoise.py",
         "tasks/restoration/safmn_tiny.py",
         "tasks/restoration/restormer_tiny.py",
+        "tasks/restoration/camixersr_x4.py",
+        "tasks/restoration/camixersr_tiny.py",
     )
     default_metrics = ("psnr", "ssim", "psnr_y", "ssim_y")
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        data = cfg.get("data") or {}
+        # data.batch_aug: the same flips / rotations of input and target on the batch's device (kornia)
+        self.batch_aug = build_batch_augment(data.get("batch_aug"), seed=cfg.get("seed", 0))
+        if self.batch_aug is not None and data.get("augment", True):
+            raise ConfigError(
+                "data.batch_aug has no effect with data.augment=True: every training crop already gets one of "
+                "the 8 flips/rotations uniformly; set data.augment=False to augment on the device instead"
+            )
 
     @property
     def scale(self) -> int:
@@ -145,11 +168,46 @@ class RestorationTask(Task):
 
     # ------------------------------------------------------------------ steps
     def train_step(self, model: nn.Module, batch: dict, loss_fn: nn.Module) -> dict[str, torch.Tensor]:
-        pred = forward_padded(model, batch["input"])
-        return loss_fn(pred, batch["target"])
+        if self.batch_aug is not None:
+            batch = {**batch}
+            batch["input"], batch["target"] = self.batch_aug(batch["input"], batch["target"])
+        if not _has_aux_loss(model):
+            return loss_fn(forward_padded(model, batch["input"]), batch["target"])
+        pred, aux = forward_padded(model, batch["input"], return_aux=True)  # e.g. CAMixerSR: {'ratio': loss}
+        out = loss_fn(pred, batch["target"])
+        if aux:
+            total = sum(aux.values())
+            out["loss_aux"] = total.detach()
+            out["loss"] = out["loss"] + total
+        return out
 
     def eval_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         return forward_padded(model, batch["input"]), batch["target"]
+
+    def state_dict(self) -> dict:
+        return {"batch_aug": self.batch_aug.state_dict()} if self.batch_aug is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.batch_aug is not None and state.get("batch_aug"):
+            self.batch_aug.load_state_dict(state["batch_aug"])
+
+    def explain_target(
+        self, model: nn.Module, x: torch.Tensor, batch: dict, target_class: int | None = None
+    ) -> tuple[torch.Tensor, list[str]]:
+        """The energy of the high-frequency residual over the whole image: the mean squared difference
+        between the output and the trivial answer (the bicubic up-scaled input, or the input itself for
+        same-size restoration), i.e. the detail the model adds."""
+        if target_class is not None:
+            raise ConfigError("--target-class: restoration has no classes")
+        out = forward_padded(model, x).float()  # (B, 3, H*s, W*s)
+        trivial = bicubic_upscale(x.detach(), self.scale) if self.scale > 1 else x.detach().float()
+        value = (out - trivial).pow(2).flatten(1).mean(1)  # (B,)
+        what = "bicubic up-scaled input" if self.scale > 1 else "input"
+        return value, [f"mean squared residual (output - {what}) over the whole image: {v:.4g}" for v in value.tolist()]
+
+    def explain_layers(self, model: nn.Module) -> list[str]:
+        """Restormer's bottleneck ``latent`` where the model has one, and the last attention slot."""
+        return [p for p in ("latent",) if p in dict(model.named_modules())] + super().explain_layers(model)
 
     # ------------------------------------------------------------------ outputs
     def visualise(self, batch: dict, pred: Any, max_items: int = 4) -> dict[str, np.ndarray]:
@@ -251,9 +309,10 @@ class RestorationTask(Task):
             raise DataError(f"--input {src} does not exist")
         files = [src] if src.is_file() else list_images(src)
         to_file = src.is_file() and dst.suffix.lower() in IMAGE_EXTENSIONS
-        (dst.parent if to_file else dst).mkdir(parents=True, exist_ok=True)
+        out_dir = dst.parent if to_file else dst
+        check_writable(out_dir, what="--out")  # made once the first image is restored: a bad input leaves nothing
         model.eval().to(device)
-        for path in tqdm(files, desc="restoring", unit="img"):
+        for path in tqdm(files, desc="restoring", unit="img", disable=None):  # no bar when stderr is not a terminal
             img = read_image(path, "rgb8").transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
             x = torch.from_numpy(img)[None].to(device)  # (1, 3, H, W)
             h, w = x.shape[-2:]
@@ -267,8 +326,16 @@ class RestorationTask(Task):
                         torch.cuda.empty_cache()
                         y = tiled_forward(model, x, max(64, min(h, w) // 2), overlap, batch_size=batch_size)
             target = dst if to_file else dst / f"{path.stem}.png"
+            out_dir.mkdir(parents=True, exist_ok=True)
             write_image(target, to_uint8(y[0]))
         print(f"restored {len(files)} image(s) into {dst}")
+
+
+def _has_aux_loss(model: nn.Module) -> bool:
+    """Whether the model (possibly inside DDP) returns auxiliary losses from ``forward(x, return_aux=True)``."""
+    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    return bool(getattr(model, "has_aux_loss", False))
 
 
 def _option(args: Any, name: str) -> str:

@@ -51,14 +51,17 @@ def tile_size(
     return side
 
 
-def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int | None = None) -> torch.Tensor:
-    """``model(x)`` on (B, C, H, W) of any size: pad to the model's ``size_multiple``, crop the output.
+def forward_padded(model: nn.Module, x: torch.Tensor, multiple: int | None = None, **kwargs):
+    """``model(x, **kwargs)`` on (B, C, H, W) of any size: pad to the model's ``size_multiple``, crop the output.
 
-    The output scale (1 for denoising, s for super-resolution) is read from the output's size.
+    The output scale (1 for denoising, s for super-resolution) is read from the output's size. A model
+    returning ``(pred, aux)`` (``return_aux=True``) gets ``pred`` cropped and ``aux`` passed through.
     """
     xp, size = pad_to_multiple(x, _multiple(model, multiple), mode="reflect")  # replicate when too small
-    out = model(xp)
-    return crop_to(out, size, scale=out.shape[-1] // xp.shape[-1])
+    out = model(xp, **kwargs)
+    pred = out[0] if isinstance(out, tuple) else out
+    pred = crop_to(pred, size, scale=pred.shape[-1] // xp.shape[-1])
+    return (pred, *out[1:]) if isinstance(out, tuple) else pred
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

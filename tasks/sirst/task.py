@@ -230,6 +230,39 @@ class SIRSTTask(Task):
             target = [target[i : i + 1, :, : s[0], : s[1]] for i, s in enumerate(sizes)]
         return prob, target
 
+    def explain_target(
+        self, model: nn.Module, x: torch.Tensor, batch: dict, target_class: int | None = None
+    ) -> tuple[torch.Tensor, list[str]]:
+        """Seg-Grad-CAM's target: the logits summed over the predicted target region (prob > eval.threshold).
+
+        A sample with no pixel above the threshold is explained at its highest logit (its line says so).
+        """
+        if target_class is not None:
+            raise ConfigError("--target-class: sirst has one class (target); the region is the predicted mask")
+        xp, size = pad_to_multiple(x, int(self.cfg.data.pad_multiple or 1))  # as predict() runs the model
+        out = model(xp)
+        if isinstance(out, (list, tuple)):
+            out = out[-1]
+        logit = crop_to(out.float(), size)[:, 0]  # (B, H, W)
+        region = (torch.sigmoid(logit) > self.threshold).detach()  # (B, H, W)
+        empty = ~region.flatten(1).any(1)  # (B,)
+        if empty.any():
+            peak = torch.zeros_like(region).flatten(1)
+            peak[torch.arange(len(peak)), logit.detach().flatten(1).argmax(1)] = True
+            region = torch.where(empty[:, None, None], peak.view_as(region), region)
+        value = (logit * region).flatten(1).sum(1)  # (B,)
+        lines = []
+        for n, e, v in zip(region.flatten(1).sum(1).tolist(), empty.tolist(), value.tolist()):
+            where = "no pixel above the threshold: the highest-logit pixel" if e else f"{n} predicted target pixels"
+            lines.append(f"logits summed over {where} (prob > {self.threshold:g}): {v:.4g}")
+        return value, lines
+
+    def explain_layers(self, model: nn.Module) -> list[str]:
+        """The deepest encoder stage (DNANet ``nodes.<L-1>_0``, ACM ``layer3``) and the last attention slot."""
+        paths = dict(model.named_modules())
+        deepest = [p for p in (f"nodes.{getattr(model, 'levels', 0) - 1}_0", "layer3") if p in paths]
+        return deepest + super().explain_layers(model)
+
     # ------------------------------------------------------------------ outputs
     def visualise(self, batch: dict, pred: Any, max_items: int = 4) -> dict[str, np.ndarray]:
         probs = pred if isinstance(pred, list) else list(pred.split(1))
@@ -271,9 +304,16 @@ class SIRSTTask(Task):
             vis = out_dir / "overlays"
             vis.mkdir(exist_ok=True)
             for s in overlays.samples:
-                scale = max(1, 384 // max(s["prob"].shape))
-                picture = panel(self.norm.undo(s["input"]), s["prob"], s["mask"], self.threshold, scale)
+                picture = panel(self.norm.undo(s["input"]), s["prob"], s["mask"], self.threshold)  # >= 256 px
                 write_image(vis / f"{s['name']}.png", picture)
+
+    def summary(self, results: dict[str, Any]) -> str:
+        """The validation line, with false-alarm rates in x1e-6 as in the evaluation table."""
+        parts = []
+        for k, v in results.items():
+            if isinstance(v, float):
+                parts.append(f"{k} {v * 1e6:.2f}e-6" if k.startswith("Fa") else f"{k} {v:.4g}")
+        return ", ".join(parts)
 
     def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
         def pct(key: str) -> str:

@@ -5,7 +5,9 @@ metric (updated with the batch) so that the samples belong to the evaluation, no
 
 Overlay colours: detected targets get a green box, missed targets a red box, predicted pixels that
 belong to a detection are tinted cyan and false-alarm components (unmatched predictions) magenta with
-a yellow box. The matching is the metric's own (8-connectivity, centroid distance < 3 px).
+a yellow box. The matching is the metric's own (8-connectivity, centroid distance < 3 px). The panels
+(:func:`panel`) are titled and carry this legend; small images are enlarged by a whole factor
+(nearest neighbour) to at least 256 px.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from toolkit.engine.pictures import column, enlarge, factor_for, legend, ramp, row, titled
 from toolkit.metrics import Metric
 from toolkit.metrics.irstd import match_targets
 
-__all__ = ["COLOURS", "OverlaySamples", "overlay", "panel", "plot_roc", "plot_pd_fa"]
+__all__ = ["COLOURS", "OverlaySamples", "overlay", "panel", "legend_band", "plot_roc", "plot_pd_fa"]
 
 COLOURS = {
     "detected": (0, 220, 0),
@@ -81,23 +84,56 @@ def overlay(
     return out
 
 
-def panel(image: np.ndarray, prob: np.ndarray, mask: np.ndarray, threshold: float = 0.5, scale: int = 1) -> np.ndarray:
-    """Input | ground truth | probability | overlay side by side, enlarged ``scale`` times (nearest).
+def panel(
+    image: np.ndarray,
+    prob: np.ndarray,
+    mask: np.ndarray,
+    threshold: float = 0.5,
+    scale: int | None = None,
+    *,
+    labels: bool = True,
+) -> np.ndarray:
+    """Input | ground truth | probability | overlay side by side, titled, with the colour legend below.
+
+    Each panel is enlarged by a whole factor with nearest-neighbour sampling (every image pixel a
+    ``scale x scale`` block, nothing interpolated); the overlay's boxes are drawn at image resolution first.
+
+    Args:
+        image: uint8 (H, W) or (H, W, C) input picture; prob: (H, W) probabilities; mask: (H, W) 0/1 truth.
+        threshold: binarisation threshold of the overlay (strict).
+        scale: the enlargement (``None``: the least whole factor giving a short side of at least 256 px).
+        labels: panel titles above and the legend of the probability and overlay colours below.
 
     Returns:
-        uint8 (H * scale, 4 * W * scale + 6, 3).
+        uint8: without labels (H k, 4 W k + 3 gaps, 3); with them 22 px of titles above and the legend below.
     """
-    gap = np.full((image.shape[0], 2, 3), 255, dtype=np.uint8)
     tiles = [
         _to_rgb(image),
         _to_rgb((mask > 0).astype(np.uint8) * 255),
         _heat(prob),
         overlay(image, prob, mask, threshold),
     ]
-    strip = np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2], gap, tiles[3]], axis=1)
-    if scale > 1:
-        strip = strip.repeat(scale, axis=0).repeat(scale, axis=1)
-    return strip
+    k = factor_for(*tiles[0].shape[:2]) if scale is None else int(scale)
+    tiles = [enlarge(t, k) for t in tiles]
+    if not labels:
+        return row(tiles, gap=2)
+    names = ("input", "ground truth", "probability", f"overlay (prob > {threshold:g})")
+    strip = row([titled(t, n) for t, n in zip(tiles, names)], gap=2)
+    return column([strip, legend_band(strip.shape[1])], gap=2)
+
+
+def legend_band(width: int) -> np.ndarray:
+    """The legend of :func:`panel`'s colours (probability scale; overlay boxes and tints), ``width`` px wide."""
+    heat = _heat(np.linspace(0, 1, 64)[None])[0]  # (64, 3)
+    entries = [
+        (ramp(heat), "probability 0 .. 1"),
+        (COLOURS["detected"], "target detected (TP, box)"),
+        (COLOURS["missed"], "target missed (FN, box)"),
+        (COLOURS["hit_pixels"], "predicted pixels of a detection"),
+        (COLOURS["false_alarm"], "false-alarm pixels (FP)"),
+        (COLOURS["false_alarm_box"], "false alarm (FP, box)"),
+    ]
+    return legend(entries, width)
 
 
 def _heat(prob: np.ndarray) -> np.ndarray:

@@ -32,5 +32,6 @@ data = dict(
     normalise=True,  # per-channel mean / std of the training split (kept in the checkpoint)
     stats_max_clips=1000,  # training clips (evenly spaced) read to compute those statistics
     augment=dict(scale=(1.0, 1.15), hflip=0.5, vflip=0.0),  # training only; None disables it
+    batch_aug=None,  # e.g. dict(vflip=0.5, rot90=True): on the batch's device (kornia), after augment
     splits=None,  # per-split overrides, e.g. dict(test=dict(path="test.npy", split_ratios=None))
 )

@@ -68,9 +68,31 @@ def test_ema_matches_hand_computation():
     with torch.no_grad():
         net.weight.add_(1.0)
     ema.update(net)
-    # e1 = 0.9 w0 + 0.1 (w0 + 1); e2 = 0.9 e1 + 0.1 (w0 + 2)
-    want = 0.9 * (w0 + 0.1) + 0.1 * (w0 + 2)
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net)
+    # the first update copies: e1 = w0 + 1; then e2 = 0.9 e1 + 0.1 (w0 + 2), e3 = 0.9 e2 + 0.1 (w0 + 3)
+    e2 = 0.9 * (w0 + 1) + 0.1 * (w0 + 2)
+    want = 0.9 * e2 + 0.1 * (w0 + 3)
     assert torch.allclose(ema.shadow["weight"], want)
     with ema.applied(net):
         assert torch.allclose(net.weight, want)
-    assert torch.allclose(net.weight, w0 + 2)  # raw weights restored
+    assert torch.allclose(net.weight, w0 + 3)  # raw weights restored
+
+
+def test_ema_state_round_trip_goes_on_averaging_and_copies_integer_buffers():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
+    ema = EMA(net, decay=0.5)
+    net(torch.randn(4, 3))  # BatchNorm counts one batch
+    ema.update(net)
+    saved = ema.state_dict()
+    assert saved["1.num_batches_tracked"].item() == 1 and set(saved) == set(net.state_dict())
+    again = EMA(net, decay=0.5)
+    again.load_state_dict(saved)
+    w = net[0].weight.detach().clone()
+    with torch.no_grad():
+        net[0].weight.add_(2.0)
+    net(torch.randn(4, 3))
+    again.update(net)  # averaged (a resumed average is not copied over): 0.5 w + 0.5 (w + 2)
+    assert torch.allclose(again.shadow["0.weight"], w + 1.0)
+    assert again.shadow["1.num_batches_tracked"].item() == 2  # a count is copied, not averaged

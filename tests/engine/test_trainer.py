@@ -165,6 +165,7 @@ def test_run_folder_contents(tmp_path):
 
     gif = Image.open(run / "vis" / "val_iter0000002_sample0_anim.gif")
     assert gif.n_frames == 4  # 2 input + 2 predicted frames
+    assert min(gif.size) >= 256 and min(Image.open(run / "vis" / "val_iter0000002_sample0.png").size) >= 256
     assert "'in_shape': (2, 1, 16, 16)" in (run / "config.py").read_text()  # filled in from the data
     assert "torch: " in (run / "env.txt").read_text()
     state = load_checkpoint(run / "checkpoints" / "last.pt")

@@ -133,3 +133,11 @@ def test_cross_entropy_loss_values():
     assert total["loss"].item() == pytest.approx(-math.log(0.75) - math.log(0.5), rel=1e-6)
     with pytest.raises(ValueError, match="label_smoothing"):
         LOSSES.build(dict(type="cross_entropy", label_smoothing=1.5))
+
+
+def test_first_class_numbers_the_per_class_keys():
+    metric = ClassificationMetric(3, first_class=1)
+    metric.update(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 2]))
+    out = metric.compute()
+    assert [out["acc_1"], out["acc_2"], out["acc_3"]] == [1.0, 1.0, 0.0] and "acc_0" not in out
+    assert {"acc_1", "acc_3"} <= set(metric.higher_is_better) and "acc_0" not in metric.higher_is_better

@@ -42,10 +42,12 @@ def test_bf16_autocast_cpu(name):
     torch.manual_seed(0)
     m = build_attention(name, 16)
     x = torch.randn(1, 16, 7, 9)
+    torch.manual_seed(1)  # blocks that draw at random in training (camixer's routing) draw the same twice
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = m(x)
     assert y.shape == x.shape
     assert torch.isfinite(y.float()).all()
+    torch.manual_seed(1)
     ref = m(x)
     # bf16 has an 8-bit mantissa: results agree to a few percent of the output scale
     assert (y.float() - ref).abs().max() <= 0.1 * ref.abs().max() + 0.1

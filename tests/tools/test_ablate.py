@@ -86,3 +86,42 @@ def test_ablation_end_to_end(ablate, tmp_path, capsys):
     md = (tmp_path / "results.md").read_text()
     assert "| se |" in md and "lower is better" in md
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # one TensorBoard HParams session per value, holding the value and the table's numbers
+    for r in rows:
+        hparams, domain, scalars = _hparams(tmp_path / "tb" / r["model.attn.type"])
+        assert hparams == {"model.attn.type": r["model.attn.type"]} and domain == ["None", "se"]
+        assert scalars["mse"] == pytest.approx(float(r["mse"]), rel=1e-6)
+        assert scalars["params"] == int(r["params"]) and scalars["samples_per_s"] > 0
+
+
+def _hparams(folder: Path) -> tuple[dict, list, dict]:
+    """What TensorBoard's HParams dashboard reads from ``folder``: values, the key's domain, metric scalars."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    domain = [v.string_value for v in experiment.hparam_infos[0].domain_discrete.values]
+    values = {k: getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+    return values, domain, {tag: acc.Scalars(tag)[-1].value for tag in acc.Tags()["scalars"]}
+
+
+def test_seeds_give_mean_and_std_and_flops_differences(ablate, tmp_path):
+    import statistics
+
+    argv = [str(CONFIG), "--vary", "model.attn.type=none,se", "--seeds", "2", "--set", *TINY, "--out", str(tmp_path)]
+    assert ablate.main(argv) == 0
+    with open(tmp_path / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["model.attn.type"], r["seed"]) for r in rows] == [("None", "42"), ("None", "43"), ("se", "42"), ("se", "43")]
+    for r in rows:  # every seed's own run, its value that run's best
+        state = torch.load(Path(r["run_dir"]) / "checkpoints" / "best.pt", weights_only=True, map_location="cpu")
+        assert state["config"]["seed"] == int(r["seed"]) and abs(float(r["mse"]) - state["best"]) < 1e-9
+    se = [float(r["mse"]) for r in rows[2:]]
+    md = (tmp_path / "results.md").read_text()
+    assert f"{statistics.mean(se):.6g} ± {statistics.stdev(se):.2g} (n=2)" in md
+    delta = float(rows[2]["flops_per_sample"]) - float(rows[0]["flops_per_sample"])
+    assert delta > 0 and f"{delta:+,.0f}" in md  # SE's FLOPs shown as a difference to the first value

@@ -53,3 +53,16 @@ def test_rows_are_consistent(tmp_path):
         assert r["data_s_per_step"] > 0 and r["peak_memory_gib"] > 0
         assert r["mfu"] is None  # no known peak for a CPU unless --peak-tflops is given
     assert rows[0]["gflops_forward_per_sample"] == rows[1]["gflops_forward_per_sample"]  # per sample
+
+
+def test_against_fp32_eager_times_both_and_gives_their_ratio(tmp_path):
+    result, stdout = bench(
+        "tasks/video_pred/simvp_tiny.py", tmp_path, "--batch-sizes", "2", "--amp", "bf16", "--against", "fp32-eager"
+    )
+    fast, base = result["rows"]
+    assert fast["amp"] == "bf16" and base["amp"] is None and not base["compile"] and not base["channels_last"]
+    assert fast["params"] == base["params"] == 142_513
+    # one repeat each: the ratio is the baseline's step time over the configured one
+    assert fast["speedup_train"] == pytest.approx(base["train_step_s_median"] / fast["train_step_s_median"])
+    assert fast["speedup_infer"] == pytest.approx(base["infer_step_s_median"] / fast["infer_step_s_median"])
+    assert "speed-up over fp32 eager" in stdout

@@ -84,10 +84,15 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
     spec = spec or "auto"
     if spec == "auto":
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError):  # torch lists every backend it was built with: shorter to say what works
+        raise DeviceError(f"device={spec!r} is not a device: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"device={spec!r} but this machine has no CUDA GPU; use device='cpu' or 'auto'")
         if device.index is None:
             device = torch.device("cuda", local_rank)
+        elif device.index >= torch.cuda.device_count():
+            raise DeviceError(f"device={spec!r} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     return device

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,21 +107,34 @@ def evaluate(
 
 
 def load_for_eval(
-    cfg: Config, checkpoint: str | Path, split: str = "test", device: torch.device | str = "cpu"
+    cfg: Config,
+    checkpoint: str | Path,
+    split: str = "test",
+    device: torch.device | str = "cpu",
+    *,
+    weights_key: str | None = None,
+    log: Callable[[str], Any] | None = None,
 ) -> tuple[Any, Any, nn.Module]:
     """Build the Task with the checkpoint's state, the ``split`` dataset and the model with its weights.
 
-    The EMA weights are used when the checkpoint has them. Returns ``(task, dataset, model)``; the
+    The EMA weights are used when the checkpoint has them; released weights of another code base
+    (``params_ema`` by default) load strictly through the model's ``from_release`` name mapping
+    (:func:`~toolkit.engine.checkpoint.load_weights`). ``weights_key`` names another entry; ``log``
+    receives the one-line load report of a released file. Returns ``(task, dataset, model)``; the
     model is in eval mode on ``device``.
     """
+    from toolkit.engine.resume import check_task
     from toolkit.engine.task import build_task
 
     state = load_checkpoint(checkpoint)
+    check_task(state, checkpoint, cfg)  # before a dataset is built for the wrong task
     task = build_task(cfg)
     task.load_state_dict(state.get("task") or {})  # e.g. normalisation statistics, before the dataset
     dataset = task.build_dataset(split)
     model = task.build_model().to(device)
-    load_weights(model, checkpoint, strict=True, prefer_ema=True, state=state)
+    report = load_weights(model, checkpoint, strict=True, prefer_ema=True, state=state, key=weights_key)
+    if log is not None and report.released:
+        log(report.summary())
     return task, dataset, model.eval()
 
 

@@ -40,8 +40,14 @@ def build_optimizer(spec: dict, model: nn.Module) -> torch.optim.Optimizer:
         raise ConfigError(f"optim: {name} does not take {unknown}. Signature: {cls.__name__}{sig}")
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])
+    lr = spec.get("lr", 0.0)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0:
+        raise ConfigError(f"optim.lr={lr!r}: the learning rate must be >= 0")
     params = [p for p in model.parameters() if p.requires_grad]
-    return cls(params, **spec)
+    try:
+        return cls(params, **spec)
+    except (ValueError, TypeError) as exc:  # torch's range checks: betas in [0, 1), eps >= 0, ...
+        raise ConfigError(f"optim: {name} refused its options {spec}: {exc}") from None
 
 
 def build_scheduler(

@@ -13,7 +13,7 @@ from toolkit.config import Config
 from toolkit.engine.runlog import latest_run_dir
 from toolkit.errors import CheckpointError
 
-__all__ = ["resolve_resume", "check_resumable"]
+__all__ = ["resolve_resume", "check_resumable", "saved_config", "check_task"]
 
 # what a checkpoint written by the Trainer holds; a weights-only file lacks the training state
 _TRAINING_KEYS = ("model", "optimizer", "iter", "epoch", "rng", "config")
@@ -40,21 +40,71 @@ def resolve_resume(resume: str, root: Path, stem: str) -> tuple[Path | None, Pat
     return path, (run if in_run else None)
 
 
+def saved_config(state: dict[str, Any], path: Path | str, option: str = "--resume") -> dict[str, Any] | None:
+    """The config a checkpoint was trained with (``None`` when it holds none, as released weights).
+
+    A checkpoint is data from outside: its ``config`` entry must be what the Trainer saves, a dict with a
+    task name and a model spec, before any value of it is compared or used.
+    """
+    saved = state.get("config")
+    if saved is None:
+        return None
+    if not isinstance(saved, dict):
+        raise CheckpointError(
+            f"{option} {path}: its 'config' entry is a {type(saved).__name__}, not the config dict the Trainer saves"
+        )
+    task, model = saved.get("task"), saved.get("model")
+    if not isinstance(task, str) or not task:
+        raise CheckpointError(f"{option} {path}: its config's task {_short(task)} is not a task name")
+    if not isinstance(model, dict) or not isinstance(model.get("type"), str):
+        raise CheckpointError(
+            f"{option} {path}: its config's model {_short(model)} is not a model spec (a dict with a 'type')"
+        )
+    return saved
+
+
+def check_task(
+    state: dict[str, Any], path: Path | str, cfg: Config, option: str = "--checkpoint"
+) -> dict[str, Any] | None:
+    """Refuse a checkpoint trained for another task than ``cfg``'s (evaluation, inference); return its config.
+
+    Weights released by another code base (no ``model`` state dict) have no config of this toolkit to check:
+    ``None``, and strict loading checks their tensors.
+    """
+    from toolkit.engine.task import task_module
+
+    if not isinstance(state.get("model"), dict):
+        return None
+    saved = saved_config(state, path, option)
+    ours = cfg.get("task")
+    if saved is not None and isinstance(ours, str) and task_module(saved["task"]) != task_module(ours):
+        raise CheckpointError(
+            f"{option} {path} is of task {saved['task']!r}, the config ({cfg.get('_source_', 'config')}) of task "
+            f"{ours!r}; use the config it was trained with (config.py in its run folder)"
+        )
+    return saved
+
+
 def check_resumable(state: dict[str, Any], path: Path, cfg: Config) -> None:
     """Refuse a checkpoint that cannot continue ``cfg``: weights only, another task or another model."""
-    missing = [k for k in _TRAINING_KEYS if k not in state]
+    missing = [k for k in _TRAINING_KEYS if state.get(k) is None]
     if missing:
         raise CheckpointError(
             f"--resume {path}: not a training checkpoint (no {', '.join(missing)}); "
             "to start from its weights use --load-from"
         )
-    saved = state["config"] if isinstance(state["config"], dict) else {}
+    saved = saved_config(state, path)
     if not isinstance(state["iter"], int) or isinstance(state["iter"], bool) or state["iter"] < 0:
         raise CheckpointError(f"--resume {path}: its iteration counter {state['iter']!r} is not a count")
     for key, ours in (("task", cfg.get("task")), ("model", (cfg.get("model") or {}).get("type"))):
-        theirs = saved.get(key) if key == "task" else (saved.get("model") or {}).get("type")
+        theirs = saved["task"] if key == "task" else saved["model"]["type"]
         if theirs != ours:
             raise CheckpointError(
                 f"--resume {path}: the checkpoint is of {key} {theirs!r}, this config "
                 f"({cfg.get('_source_', 'config')}) of {key} {ours!r}; resume with the config it was trained with"
             )
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

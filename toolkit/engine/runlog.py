@@ -2,11 +2,13 @@
 
 ``work_dirs/<config-stem>/<timestamp>/`` holds ``config.py`` and ``config.json`` (resolved),
 ``cmd.txt``, ``env.txt``, ``log.txt``, ``metrics.jsonl``, ``tb/`` (TensorBoard), ``checkpoints/``
-and ``vis/``. Only rank 0 writes; other ranks get a logger that prints nothing.
+and ``vis/``; with the optional trackers enabled (``toolkit/engine/trackers.py``) also ``trackers.json``
+and ``mlflow.db`` or ``wandb/``. Only rank 0 writes; other ranks get a logger that prints nothing.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
 import platform
@@ -19,16 +21,21 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.engine.pictures import enlarge
+from toolkit.engine.trackers import open_trackers
 from toolkit.errors import ConfigError
 
 __all__ = ["RunLog", "new_run_dir", "latest_run_dir", "environment_report", "save_picture"]
 
 
 def save_picture(img: np.ndarray, stem: Path) -> Path:
-    """Save uint8 (H, W, 3) as ``<stem>.png``, or (F, H, W, 3) frames as a looping ``<stem>.gif`` (4 fps)."""
+    """Save uint8 (H, W, 3) as ``<stem>.png``, or (F, H, W, 3) frames as a looping ``<stem>.gif`` (4 fps).
+
+    A picture under 256 px on its short side is enlarged first (whole factor, nearest neighbour).
+    """
     from PIL import Image
 
-    img = np.ascontiguousarray(img)
+    img = np.ascontiguousarray(enlarge(img))
     if img.ndim == 4:
         path = stem.with_name(stem.name + ".gif")
         frames = [Image.fromarray(f) for f in img]
@@ -85,11 +92,11 @@ def environment_report() -> str:
     ]
     if torch.cuda.is_available():
         lines.append(f"cuda: {torch.version.cuda}, device: {torch.cuda.get_device_name(0)}")
-    for name in ("numpy", "albumentations", "kornia", "pytorch_msssim", "sklearn", "scipy"):
+    # versions from the installed distributions' metadata: pytorch_msssim has no __version__, and nothing is imported
+    for name in ("numpy", "albumentations", "kornia", "pytorch-msssim", "scikit-learn", "scipy"):
         try:
-            module = __import__(name)
-            lines.append(f"{name}: {getattr(module, '__version__', '?')}")
-        except ImportError:
+            lines.append(f"{name}: {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
             lines.append(f"{name}: not installed")
     try:
         root = Path(__file__).resolve().parents[2]
@@ -120,6 +127,7 @@ class RunLog:
         self.run_dir = run_dir
         self.enabled = enabled and run_dir is not None
         self._tb = None
+        self._trackers: list[Any] = []  # MLflow / W&B, started by write_setup when the config enables them
         if self.enabled:
             for sub in ("checkpoints", "vis", "tb"):
                 (run_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -154,12 +162,17 @@ class RunLog:
         with open(self.run_dir / "cmd.txt", "a") as f:
             f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
         (self.run_dir / "env.txt").write_text(environment_report())
+        self._trackers = open_trackers(cfg, self.run_dir, self.info)  # logs the flattened config as parameters
 
-    def info(self, msg: str) -> None:
+    echo = None  # how lines reach the terminal (a progress bar sets its own writer); None = print
+
+    def info(self, msg: str, *, echo: bool = True) -> None:
+        """``msg`` with the time to ``log.txt``, and to the terminal unless ``echo=False``."""
         if not self.enabled:
             return
         line = f"[{time.strftime('%H:%M:%S')}] {msg}"
-        print(line, flush=True)
+        if echo:
+            (self.echo or _print)(line)
         with open(self.run_dir / "log.txt", "a") as f:
             f.write(line + "\n")
 
@@ -168,10 +181,16 @@ class RunLog:
             return
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"split": prefix, "iter": step, **record}) + "\n")
+        scalars = {
+            f"{prefix}/{key}": value
+            for key, value in record.items()
+            if isinstance(value, (int, float)) and key not in ("iter", "epoch")
+        }
         if self._tb is not None:
-            for key, value in record.items():
-                if isinstance(value, (int, float)) and key not in ("iter", "epoch"):
-                    self._tb.add_scalar(f"{prefix}/{key}", value, step)
+            for key, value in scalars.items():
+                self._tb.add_scalar(key, value, step)
+        for tracker in self._trackers:
+            tracker.log_metrics(scalars, step)
 
     def images(self, pictures: dict[str, np.ndarray], *, step: int, tag: str = "val") -> list[Path]:
         """Write ``{name: uint8 (H, W, 3) or frames (F, H, W, 3)}`` to vis/ (PNG or GIF) and TensorBoard."""
@@ -179,13 +198,22 @@ class RunLog:
             return []
         paths = []
         for name, img in pictures.items():
+            img = enlarge(img)  # a no-op at 256 px and more: the Tasks draw their pictures at a visible size
             paths.append(save_picture(img, self.run_dir / "vis" / f"{tag}_iter{step:07d}_{name}"))
             if self._tb is not None:  # an animation is logged as its last frame (the full prediction)
                 self._tb.add_image(f"{tag}/{name}", img[-1] if img.ndim == 4 else img, step, dataformats="HWC")
         return paths
 
     def close(self) -> None:
+        """Flush TensorBoard; end the trackers' runs with the checkpoints' paths as tags."""
+        for tracker in self._trackers:
+            tracker.finish()
+        self._trackers = []
         if self._tb is not None:
             self._tb.flush()
             self._tb.close()
             self._tb = None
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)

@@ -34,10 +34,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from toolkit.config import Config
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ConfigError, RegistryError, ToolkitError
 from toolkit.losses import build_loss
 from toolkit.metrics import MetricCollection, build_metrics
-from toolkit.registry import DATASETS, MODELS, TASKS
+from toolkit.modules.init import init_weights
+from toolkit.registry import ATTENTION, BACKBONES, DATASETS, LOSSES, METRICS, MODELS, TASKS, Registry
 
 __all__ = ["Task", "build_task", "task_class", "task_module"]
 
@@ -112,10 +113,20 @@ class Task:
         return {}
 
     def build_model(self) -> nn.Module:
-        """Build ``cfg.model`` with the data's sizes filled in, and write them back into the config."""
+        """Build ``cfg.model`` with the data's sizes filled in, and write them back into the config.
+
+        ``model.init`` (see :func:`toolkit.modules.init_weights`) initialises the built model; absent, ``None`` or
+        ``'default'`` leave PyTorch's initialisation untouched. A model whose constructor takes ``init`` itself
+        (SimVP, whose default is its paper's scheme) receives it and applies it with the same function.
+        """
         spec = MODELS.resolve(self.cfg.model, context=self.context())
         self.cfg["model"] = spec  # the run folder's config.py and the checkpoint show the filled sizes
-        return MODELS.build(self.cfg.model)
+        if not isinstance(spec, dict) or "init" in (MODELS.accepts(spec["type"]) or set()):
+            return MODELS.build(self.cfg.model)
+        init = spec.get("init")
+        model = MODELS.build({k: v for k, v in self.cfg.model.items() if k != "init"})
+        init_weights(model, init, where="model.init")
+        return model
 
     def build_loss(self) -> nn.Module:
         return build_loss(self.cfg.loss)
@@ -124,6 +135,21 @@ class Task:
         """A fresh collection for one evaluation (it holds all of that evaluation's state)."""
         specs = self.cfg.get("metrics") or list(self.default_metrics)
         return build_metrics(specs, context=self.context(), offer=self.metric_options())
+
+    def check_components(self) -> None:
+        """Look up every registry name of the config (model, its attention and backbone slots, losses, metrics).
+
+        Called before any data is read, so that a typo fails at once naming its key, not after the datasets
+        are built; arguments are still checked by the constructors.
+        """
+        import toolkit.modules.attention  # noqa: F401 - fills ATTENTION
+        import toolkit.modules.backbones  # noqa: F401 - fills BACKBONES
+
+        _check_names(MODELS, self.cfg.get("model"), "model")
+        for where, registry in (("loss", LOSSES), ("metrics", METRICS)):
+            specs = self.cfg.get(where)
+            for i, spec in enumerate(specs if isinstance(specs, (list, tuple)) else []):
+                _check_names(registry, spec, f"{where}.{i}")
 
     def collate_fn(self, split: str):
         """Collate function for the split's DataLoader (``None`` = torch's default)."""
@@ -167,6 +193,41 @@ class Task:
         width = max((len(k) for k in results), default=0)
         return "\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in results.items())
 
+    def summary(self, results: dict[str, Any]) -> str:
+        """The one-line validation summary in the training log: ``name value`` for every number.
+
+        A task whose metric is printed in other units in its tables (SIRST's Fa, x1e-6) shows it the same
+        way here.
+        """
+        return ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float))
+
+    # ------------------------------------------------------------------ explanation (tools/explain.py)
+    def explain_target(
+        self, model: nn.Module, x: torch.Tensor, batch: dict, target_class: int | None = None
+    ) -> tuple[torch.Tensor, list[str]]:
+        """One differentiable scalar per sample for Grad-CAM to explain, and a line per sample saying what it is.
+
+        The model runs on ``x`` (``batch['input']`` or Captum's copy of it) the way ``eval_step`` runs it.
+        Default: the sum of the model's output over every axis but the batch's.
+
+        Args:
+            target_class: a class to explain instead of the predicted one (tasks with classes only).
+
+        Shape:
+            - Output: (B,) scalars
+        """
+        if target_class is not None:
+            raise ConfigError(f"--target-class: task {type(self).__name__} has no classes to choose from")
+        out = model(x)
+        value = out.flatten(1).sum(1)  # (B,)
+        return value, [f"sum of the model output: {v:.4g}" for v in value.tolist()]
+
+    def explain_layers(self, model: nn.Module) -> list[str]:
+        """Module paths Grad-CAM explains when ``--layer`` is not given. Default: the last attention slot."""
+        from toolkit.engine.explain import attention_slots
+
+        return list(attention_slots(model))[-1:]
+
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
         """``tools/infer.py``: run ``model`` on user data given by ``args.input`` and write ``args.out``."""
         raise ToolkitError(f"task {type(self).__name__} has no inference entry point yet")
@@ -184,3 +245,29 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
+
+
+def _check_names(registry: Registry, spec: Any, where: str) -> None:
+    """Raise RegistryError naming the key ``where`` when ``spec`` (a name or a dict with a type) is not registered.
+
+    Nested specs are looked up too: ``attn`` / ``*_attn`` in ATTENTION, ``backbone`` in BACKBONES, and a loss
+    inside a loss (deep supervision's ``loss``) in LOSSES. A type left ``None`` is an empty slot.
+    """
+    if isinstance(spec, str):
+        name, key = spec, where
+    elif isinstance(spec, dict):
+        name, key = spec.get("type"), f"{where}.type"
+        for sub, value in spec.items():
+            if sub == "attn" or sub.endswith("_attn"):
+                _check_names(ATTENTION, value, f"{where}.{sub}")
+            elif sub == "backbone":
+                _check_names(BACKBONES, value, f"{where}.{sub}")
+            elif registry is LOSSES and isinstance(value, dict) and "type" in value:
+                _check_names(LOSSES, value, f"{where}.{sub}")
+    else:
+        return
+    if name is not None:
+        try:
+            registry.get(name)
+        except RegistryError as exc:
+            raise RegistryError(f"{key}: {exc}") from None

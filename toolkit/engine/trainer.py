@@ -15,6 +15,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from toolkit.config import Config
 from toolkit.engine import dist
 from toolkit.engine.checkpoint import (
     clean_state_dict,
+    is_toolkit_checkpoint,
     load_checkpoint,
     load_weights,
     rng_state,
@@ -43,6 +45,7 @@ from toolkit.engine.progress import Progress
 from toolkit.engine.resume import check_resumable, resolve_resume
 from toolkit.engine.runlog import RunLog, new_run_dir
 from toolkit.engine.task import build_task
+from toolkit.engine.trackers import check_trackers
 from toolkit.errors import CheckpointError, ConfigError, DeviceError, ToolkitError
 
 __all__ = ["Trainer", "TrainingDiverged", "resolve_device"]
@@ -61,11 +64,20 @@ class Trainer:
             ``<work_dir>/<config-stem>/<timestamp>/``.
         resume: ``'auto'`` (newest run of this config with a ``last.pt``; none yet: a new run) or a
             checkpoint path; the run continues in the checkpoint's run folder.
-        load_from: a checkpoint whose weights initialise the model (missing/unexpected keys reported).
+        load_from: a checkpoint whose weights initialise the model: a toolkit checkpoint loads what matches
+            and reports the rest; released weights of another code base (``checkpoint.load_weights``) load
+            strictly unless ``load_partial``.
+        weights_key: the entry of ``load_from`` holding the weights (``params`` / ``params_ema``, ``model`` / ``ema``).
+        load_partial: released weights: load the tensors that match and report the rest.
         argv: the command line, written to ``cmd.txt``.
 
     Attributes:
         eval_seconds: wall time spent validating so far (training throughput excludes it).
+        on_validation: callables ``fn(iteration, results) -> str | None`` called in list order after every
+            validation (its record and checkpoints are written by then; ``results`` holds every metric). A
+            returned string stops training like early stopping does, with that reason logged and kept in
+            ``stop_reason`` (``tools/tune.py`` prunes trials this way).
+        stop_reason: why training stopped before ``max_iters`` (early stop or a callback), else ``None``.
     """
 
     def __init__(
@@ -75,8 +87,12 @@ class Trainer:
         work_dir: str | Path | None = None,
         resume: str | None = None,
         load_from: str | None = None,
+        weights_key: str | None = None,
+        load_partial: bool = False,
         argv: list[str] | None = None,
     ):
+        if (weights_key or load_partial) and not load_from:
+            raise ConfigError("--weights-key and --load-partial apply to --load-from, which is not given")
         self.cfg = cfg
         tcfg = cfg.train
         device = resolve_device(cfg.get("device", "auto"), int(os.environ.get("LOCAL_RANK", "0")))
@@ -103,6 +119,7 @@ class Trainer:
 
         # --- task, data, model ---
         self.task = build_task(cfg)
+        self.task.check_components()  # a mistyped model, attention, loss or metric fails before data is read
         if state is not None:  # task state (e.g. normalisation stats) before the datasets
             self.task.load_state_dict(state.get("task") or {})
         self.train_set = self.task.build_dataset("train")
@@ -115,6 +132,10 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.iter, self.epoch, self.best, self.stale, self.epoch_batches = 0, 0, None, 0, 0
         self.eval_seconds, self._higher = 0.0, None
+        # NOTE: a callback may stop the run (STYLE.md keeps callbacks to side effects): a hyper-parameter
+        # search must end a hopeless trial early, and a returned reason keeps the loop's exits in this file.
+        self.on_validation: list[Callable[[int, dict[str, Any]], str | None]] = []
+        self.stop_reason: str | None = None
         self.ema = EMA(self.model, tcfg.ema["decay"]) if tcfg.get("ema") else None
 
         self.accum = int(tcfg.get("accum_steps", 1))
@@ -128,10 +149,22 @@ class Trainer:
         )
         notes = []
         if load_from:
-            missing, unexpected, mismatched = load_weights(self.model, load_from, strict=False)
+            ckpt = load_checkpoint(load_from)
+            ours = is_toolkit_checkpoint(ckpt)
+            if load_partial and ours:
+                raise ConfigError(f"--load-partial: {load_from} is a toolkit checkpoint, always loaded partially")
+            report = load_weights(self.model, load_from, strict=not (ours or load_partial), key=weights_key, state=ckpt)
+            missing, unexpected, mismatched = report
             loaded = len(self.model.state_dict()) - len(missing) - len(mismatched)
+            if loaded == 0:  # an option with no effect: the model would train from scratch
+                raise CheckpointError(
+                    f"--load-from {load_from}: none of its tensors fits this model ({len(missing)} missing, "
+                    f"{len(unexpected)} unexpected, {len(mismatched)} of other shapes); a checkpoint of another model?"
+                )
             notes.append(
-                f"loaded {loaded} tensors from {load_from}; {len(missing)} missing keys {missing[:8]}; "
+                report.summary()
+                if report.released
+                else f"loaded {loaded} tensors from {load_from}; {len(missing)} missing keys {missing[:8]}; "
                 f"{len(mismatched)} keys with other shapes (kept initialised) {mismatched[:8]}; "
                 f"{len(unexpected)} unexpected keys {unexpected[:8]}"
             )
@@ -157,6 +190,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup helpers
     def _check_settings(self) -> None:
+        seconds = self.cfg.train.get("log_seconds", 30)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ConfigError(f"train.log_seconds must be a positive number of seconds, got {seconds!r}")
+        check_trackers(self.cfg.get("log"))  # an enabled tracker that is not installed stops the run now
         amp = self.cfg.train.get("amp")
         if amp not in (None, "bf16", "fp16"):
             raise ConfigError(f"train.amp must be 'bf16', 'fp16' or None, got {amp!r}")
@@ -169,6 +206,14 @@ class Trainer:
         for key, value in sizes.items():  # None: the default (an epoch, no limit); 0 or less is never meant
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{key} must be a positive whole number, got {value!r}")
+        # options torch would take and quietly ignore (a negative clip norm clips nothing) or fail on deep inside
+        clip, ema, stop = (self.cfg.train.get(k) for k in ("grad_clip", "ema", "early_stop"))
+        if clip is not None and not (_number(clip) and clip > 0):
+            raise ConfigError(f"train.grad_clip must be a positive number or None, got {clip!r}")
+        if ema is not None and not _one_option(ema, "decay", lambda d: _number(d) and 0 < d < 1):
+            raise ConfigError(f"train.ema must be None or dict(decay=d) with 0 < d < 1, got {_plain(ema)!r}")
+        if stop is not None and not _one_option(stop, "patience", lambda n: _number(n, int) and n >= 1):
+            raise ConfigError(f"train.early_stop must be None or dict(patience=N) with N >= 1, got {_plain(stop)!r}")
 
     @staticmethod
     def _seed(seed: int, deterministic: bool) -> None:
@@ -254,7 +299,8 @@ class Trainer:
             f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
             f"{self.max_iters} iterations"
         )
-        progress = Progress(self.max_iters, self.iter, enabled=self.rank == 0, log=self.log, every=log_every)
+        seconds = tcfg.get("log_seconds", 30)
+        progress = Progress(self.max_iters, self.iter, enabled=self.rank == 0, log=self.log, seconds=seconds)
         results: dict[str, float] = {}
         if self.epoch_batches >= self.batches_per_epoch:  # resumed from a checkpoint at the end of an epoch
             self.epoch, self.epoch_batches = self.epoch + 1, 0
@@ -280,7 +326,7 @@ class Trainer:
                 running[k] = running.get(k, 0.0) + v
             self.iter += 1
             seen += 1
-            progress.step()
+            progress.step(self.iter)
             validate = self.iter % self.val_interval == 0 or self.iter == self.max_iters
             if self.iter % log_every == 0 or self.iter == self.max_iters or validate:
                 self._check_finite(first_bad, running)  # the one host sync per log interval
@@ -297,8 +343,13 @@ class Trainer:
                 results = self._validate_and_save()
                 self.model.train()
                 patience = (tcfg.get("early_stop") or {}).get("patience")
+                reasons = [fn(self.iter, results) for fn in self.on_validation]
                 if patience and self.stale >= patience:
-                    self.log.info(f"early stop: no improvement of {self.task.primary_metric} in {patience} validations")
+                    key = self.task.primary_metric
+                    reasons.insert(0, f"early stop: no improvement of {key} in {patience} validations")
+                self.stop_reason = next((r for r in reasons if r), None)
+                if self.stop_reason:
+                    self.log.info(f"stopped at iteration {self.iter}: {self.stop_reason}")
                     break
         progress.close()
         self.log.info(f"done: {self.iter} iterations; best {self.task.primary_metric} = {self.best}")
@@ -404,8 +455,22 @@ class Trainer:
         if improved:
             self.save("best.pt", state)
         self.save("last.pt", state)
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float))
+        shown = self.task.summary(results)
         mark = ("  (best)" if improved else "") + getattr(self, "val_coverage", "")
         self.log.info(f"iter {self.iter} val: {shown}{mark}")
         dist.barrier()
         return results
+
+
+def _number(value: Any, kind: type | tuple[type, ...] = (int, float)) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _one_option(value: Any, key: str, ok) -> bool:
+    """Whether ``value`` is ``dict(key=v)`` with ``ok(v)`` true."""
+    return isinstance(value, dict) and set(value) == {key} and ok(value[key])
+
+
+def _plain(value: Any) -> Any:
+    """A config section as a plain dict, for messages."""
+    return value.to_dict() if isinstance(value, Config) else value

@@ -91,6 +91,8 @@ class ClassificationMetric(Metric):
             or ``'spectralformer'``.
         ignore_index: targets equal to this value are skipped (e.g. -1 for unlabelled pixels).
         per_class: include the ``acc_<c>`` entries in ``compute()``.
+        first_class: the number of class index 0 in those keys and in reports (1 where the dataset
+            numbers its classes from 1, as hyperspectral label maps do: ``acc_1`` is index 0).
 
     Shape:
         - pred: logits (B, K) (argmax is taken) or class indices (B,)
@@ -100,7 +102,12 @@ class ClassificationMetric(Metric):
     higher_is_better = {"OA": True, "AA": True, "kappa": True}
 
     def __init__(
-        self, num_classes: int, aa_mode: str = "sklearn", ignore_index: int | None = -1, per_class: bool = True
+        self,
+        num_classes: int,
+        aa_mode: str = "sklearn",
+        ignore_index: int | None = -1,
+        per_class: bool = True,
+        first_class: int = 0,
     ):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
@@ -111,7 +118,9 @@ class ClassificationMetric(Metric):
         self.aa_mode = aa_mode
         self.ignore_index = ignore_index
         self.per_class = per_class
-        self.higher_is_better = {**type(self).higher_is_better, **{f"acc_{c}": True for c in range(num_classes)}}
+        self.first_class = first_class
+        names = (f"acc_{c + first_class}" for c in range(num_classes))
+        self.higher_is_better = {**type(self).higher_is_better, **{name: True for name in names}}
         self.add_state("confmat", torch.zeros(num_classes, num_classes, dtype=torch.int64), reduce="sum")
 
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
@@ -142,7 +151,7 @@ class ClassificationMetric(Metric):
         out = classification_scores(cm, self.aa_mode)
         if self.per_class:
             for c, acc in enumerate(self.per_class_accuracy(absent=0.0)):
-                out[f"acc_{c}"] = float(acc)
+                out[f"acc_{c + self.first_class}"] = float(acc)
         return out
 
     # ------------------------------------------------------------------ extras for reports

@@ -9,7 +9,9 @@ For predictions P and targets Y of shape (N, T, C, H, W) (OpenSTL v0.3.0, ``open
   for float input), averaged over the valid region (3 px cropped on every side) and the channels,
   then over frames.
 - ``psnr``: mean over frames of -10 log10(frame MSE) on the clipped prediction (a mean of per-frame
-  PSNRs, not the PSNR of the mean MSE; an exact frame gives +inf).
+  PSNRs, not the PSNR of the mean MSE; an exact frame gives +inf). The count of exact frames is kept
+  (state ``exact``), so that a forecast that copies frames can report the mean over the others
+  (``tasks/video_pred``'s copy-last baseline does).
 
 The values reproduce ``shared/golden/video_expected.json`` to 1e-6 relative. Sums are accumulated in
 float64 and reduced across DDP ranks.
@@ -61,7 +63,8 @@ class VideoMetrics(Metric):
 
     def __init__(self):
         super().__init__()
-        for name in ("se", "ae", "ssim", "psnr", "frames"):
+        # psnr: the sum over frames whose MSE is not 0; exact: how many frames had MSE 0 (PSNR +inf)
+        for name in ("se", "ae", "ssim", "psnr", "exact", "frames"):
             self.add_state(name, torch.zeros((), dtype=torch.float64))
 
     @torch.no_grad()
@@ -77,7 +80,9 @@ class VideoMetrics(Metric):
         self.ae += (p - y).abs().sum().cpu()
         p = p.clamp(0, 1)
         frame_mse = (p - y).pow(2).mean(dim=(1, 2, 3))  # (B*T,)
-        self.psnr += (-10 * torch.log10(frame_mse)).sum().cpu()
+        exact = frame_mse == 0
+        self.psnr += (-10 * torch.log10(frame_mse[~exact])).sum().cpu()
+        self.exact += exact.sum().cpu()
         self.ssim += frame_ssim(p, y).sum().cpu()
         self.frames += p.shape[0]
 
@@ -89,5 +94,5 @@ class VideoMetrics(Metric):
             "mse": (self.se / n).item(),
             "mae": (self.ae / n).item(),
             "ssim": (self.ssim / n).item(),
-            "psnr": (self.psnr / n).item(),
+            "psnr": float("inf") if self.exact > 0 else (self.psnr / n).item(),  # OpenSTL: an exact frame is +inf
         }

@@ -23,6 +23,19 @@ from toolkit.modules.layers import ConvNormAct, DropPath, LayerNorm2d, make_act
 __all__ = ["BasicBlock", "Bottleneck", "ConvNeXtBlock"]
 
 
+def zero_last_layer(layer: ConvNormAct) -> str:
+    """Zero the scale of ``layer``'s norm (the branch then outputs its zero-initialised norm's bias, 0), or, with
+    no affine norm, the convolution's weight and bias; say which (``model.init.zero_last``)."""
+    conv, norm = layer[0], layer[1]
+    if isinstance(getattr(norm, "weight", None), nn.Parameter):  # bn, gn, ln2d, in
+        nn.init.zeros_(norm.weight)
+        return "the last norm's weight"
+    nn.init.zeros_(conv.weight)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+    return "the last convolution"
+
+
 def _shortcut(in_channels: int, out_channels: int, stride: int, norm_layer: str | None) -> nn.Module:
     """Identity when shapes match, else the 1x1 strided projection of ResNet's option B."""
     if stride == 1 and in_channels == out_channels:
@@ -73,6 +86,10 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.attn(self.conv2(self.conv1(x)))
         return self.act(self.shortcut(x) + self.drop_path(y))
+
+    def zero_init_last(self) -> str:
+        """``model.init.zero_last``: zero the branch's last layer (Goyal et al. 2017, section 5.1)."""
+        return "BasicBlock: " + zero_last_layer(self.conv2)
 
 
 class Bottleneck(nn.Module):
@@ -128,6 +145,10 @@ class Bottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.attn(self.conv3(self.conv2(self.conv1(x))))
         return self.act(self.shortcut(x) + self.drop_path(y))
+
+    def zero_init_last(self) -> str:
+        """``model.init.zero_last``: zero the branch's last layer (Goyal et al. 2017, section 5.1)."""
+        return "Bottleneck: " + zero_last_layer(self.conv3)
 
 
 class ConvNeXtBlock(nn.Module):

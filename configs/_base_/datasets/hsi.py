@@ -2,8 +2,10 @@
 
 The scene (a .mat / .npy / .npz file, or a generated scene when ``cube`` is None) is loaded, split
 into train / val / test pixels, preprocessed and padded once; the three pixel subsets share it.
-The defaults are the HybridSN recipe (window 25, 30 PCA components) on a modest generated scene, so
-that the full-size model trains in minutes on a CPU. Real data: ``data.cube=PATH.mat data.gt=PATH_gt.mat``.
+The defaults are the HybridSN recipe (window 25, 30 PCA components) on a generated 96x96 scene with
+several fields of every class and class-specific canopy textures, so that a spatially disjoint split
+is meaningful and a spectral-spatial model has something to learn that single spectra do not show.
+Real data: ``data.cube=PATH.mat data.gt=PATH_gt.mat``.
 
 Child configs list only the keys they change. Nested dicts merge key by key, ``split`` included: a
 child writing ``split=dict(type='random')`` keeps ``train``, ``val`` and ``seed`` from here (the random
@@ -23,16 +25,19 @@ data = dict(
     class_names=None,  # K names; None = the known names of public scenes, else 'class c'
     # the generated scene, used when cube is None
     synthetic=dict(
-        height=64,
-        width=64,
+        height=96,
+        width=96,
         bands=100,
         num_classes=8,
         layout=None,  # a real label map for the fields, e.g. '../shared/data/hsi/IndianPines/Indian_pines_gt.mat'
         layout_key=None,  # its variable name; None = detected
         noise=0.02,  # standard deviation of the band-correlated noise (reflectance units)
-        variability=0.05,  # relative within-class variability (per field and per pixel)
+        variability=0.02,  # relative within-class variability (per field and per pixel)
         mixing=0.8,  # Gaussian sigma (pixels) of material mixing across field borders; 0 = none
-        fields_per_class=4.0,  # fields per class in a generated layout (more = smaller fields)
+        fields_per_class=6.0,  # fields per class in a generated layout (more = smaller fields)
+        # canopy texture depth in [0, 1]: every class plants its own pattern (rows, trees on a grid, patches,
+        # closed canopy) over bare soil, so single pixels between the plants look alike; 0 = closed canopy
+        texture=1.0,
         seed=0,
     ),
     window=25,  # odd patch size S: a pixel is classified from the S x S window around it
@@ -46,3 +51,6 @@ data = dict(
     split=dict(type="disjoint", train=0.3, val=0.1, seed=0),
     augment=dict(flip=True, rotate90=True, spectral_noise=0.0),  # training patches only; noise std after PCA
 )
+# baseline: also score a per-pixel logistic regression on the same preprocessed spectra, fitted on the
+# training pixels (logreg_OA, logreg_AA, logreg_kappa), printed beside the model's figures and logged
+eval = dict(baseline=True)

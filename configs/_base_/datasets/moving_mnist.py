@@ -17,6 +17,9 @@ data = dict(
     mnist_root=None,  # folder with train-images-idx3-ubyte[.gz]; None = scikit-learn's digits
     test_path=None,  # mnist_test_seq.npy for the standard fixed test set (validation stays generated)
     seed=0,  # clip i of epoch e depends only on (seed, split, e, i)
+    # the same flips / rotations of every input and target frame on the batch's device with kornia:
+    # dict(hflip=0.5, vflip=0.5, rot90=True); None: off
+    batch_aug=None,
     # clips per split; test num_clips=None: the whole test_path file, or 1,000 generated clips
     splits=dict(train=dict(num_clips=10000), val=dict(num_clips=1000), test=dict(num_clips=None)),
 )

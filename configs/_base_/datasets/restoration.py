@@ -16,6 +16,9 @@ data = dict(
     patch_size=None,  # low-resolution training crop (train split only); None: whole images
     repeat=1,  # training crops per image and epoch (train split only)
     augment=True,  # random flips and 90-degree rotations of training crops
+    # the same flips / rotations of input and target on the batch's device with kornia (set augment=False):
+    # dict(hflip=0.5, vflip=0.5, rot90=True); None: off
+    batch_aug=None,
     seed=0,  # evaluation degradations are seeded per image from this
     # per split: gt = clean images, lq = paired inputs (None: gt degraded on the fly); both None: the photographs
     train=dict(gt=None, lq=None),

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.modules import ConvNormAct, build_attention, make_act
+from toolkit.modules.blocks import zero_last_layer
 from toolkit.modules.shape import check_shape
 
 __all__ = ["ResidualBlock", "make_stage", "resize_to", "check_input"]
@@ -64,6 +65,11 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.attn(self.conv2(self.conv1(x))) + self.shortcut(x))
+
+    def zero_init_last(self) -> str:
+        """``model.init.zero_last``: zero the branch's last layer (Goyal et al. 2017, section 5.1); the block then
+        starts as act(shortcut(x))."""
+        return "ResidualBlock: " + zero_last_layer(self.conv2)
 
 
 def make_stage(

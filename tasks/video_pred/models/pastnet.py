@@ -126,6 +126,11 @@ class _Residual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
+    def zero_init_last(self) -> str:
+        """``model.init.zero_last``: the last BatchNorm's scale to 0 (Goyal et al. 2017, section 5.1)."""
+        nn.init.zeros_(self.body[-1].weight)
+        return "VQ residual unit: the last BatchNorm's weight"
+
 
 def _residual_stack(channels: int, hidden_channels: int, num_layers: int) -> nn.Sequential:
     return nn.Sequential(*[_Residual(channels, hidden_channels) for _ in range(num_layers)], nn.ReLU())

@@ -12,7 +12,8 @@ Benchmark of Spatio-Temporal Predictive Learning", NeurIPS 2023 Datasets and Ben
 encoder/decoder layout this model has: encoder/decoder convolutions from ``trunc_normal_(std=0.02)``
 with zero biases, and in the gSTA blocks convolutions from N(0, 2 / fan_out) with zero biases;
 the readout and the IncepU translator keep PyTorch's defaults there. ``'torch'``: PyTorch's defaults
-everywhere, as in the original SimVP v1 release.
+everywhere, as in the original SimVP v1 release. Every generic type of ``toolkit.modules.init_weights``
+(``'trunc_normal'``, ``dict(type='kaiming_normal', mode='fan_out')``, ...) is taken too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from toolkit.errors import ConfigError
-from toolkit.modules import DropPath, build_attention
+from toolkit.modules import DropPath, build_attention, init_weights
 from toolkit.modules.inception import InceptionUNet
 from toolkit.modules.shape import check_shape
 from toolkit.registry import MODELS
@@ -179,12 +180,15 @@ class SimVP(nn.Module):
         attn: attention spec inside the translator blocks. For ``gsta`` it is the block's spatial
             attention (``None`` there means the paper's ``'gsta'``); for ``incepu`` it is applied
             after every Inception block (``None`` = the paper's model).
-        init: ``'openstl'`` (OpenSTL's initialisation, see the module docstring) or ``'torch'``.
+        init: ``'openstl'`` (OpenSTL's initialisation, see the module docstring), ``'torch'`` (PyTorch's
+            defaults; the same as ``'default'``) or any ``toolkit.modules.init_weights`` spec.
 
     Shape:
         - Input: (B, T_in, C, H, W)
         - Output: (B, out_frames, C, H, W)
     """
+
+    init_schemes = {"openstl": "_init_openstl", "torch": "_init_torch"}  # model.init names of its own
 
     # NOTE: hid_S, hid_T, N_S, N_T keep OpenSTL's names instead of the toolkit's vocabulary
     # (hidden_channels, num_layers): they are how SimVP's papers, tables and OpenSTL configs state a
@@ -204,13 +208,11 @@ class SimVP(nn.Module):
         mlp_ratio: float = 8.0,
         drop_path: float = 0.0,
         attn: Any = None,
-        init: str = "openstl",
+        init: Any = "openstl",
     ):
         super().__init__()
         if in_shape is None or len(in_shape) != 4:
             raise ConfigError(f"model.in_shape must be (T, C, H, W), got {in_shape!r}")
-        if init not in ("openstl", "torch"):
-            raise ConfigError(f"model.init must be 'openstl' or 'torch', got {init!r}")
         T, C, H, W = (int(v) for v in in_shape)
         scale = 2 ** (N_S // 2)
         if H % scale or W % scale:
@@ -232,8 +234,10 @@ class SimVP(nn.Module):
             )
         else:
             raise ConfigError(f"model.translator must be 'incepu' or 'gsta', got {translator!r}")
-        if init == "openstl":
-            self._init_openstl()
+        init_weights(self, init, where="model.init")  # after every layer is built, as before: same draws
+
+    def _init_torch(self) -> None:
+        """PyTorch's defaults, as the layers drew them (the SimVP v1 release)."""
 
     def _init_openstl(self) -> None:
         # NOTE: OpenSTL's default, not the original SimVP v1 release's (PyTorch defaults, init='torch').

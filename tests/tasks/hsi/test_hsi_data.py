@@ -1,5 +1,7 @@
 """Scene loading, preprocessing, lazy patches and synchronized augmentation."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.io
@@ -145,3 +147,18 @@ def test_pca_components_equal_the_full_svd():
     comps = pre.state["components"]
     np.testing.assert_allclose(np.abs(np.sum(comps * vt[:4], axis=1)), 1.0, atol=1e-10)  # same axes, up to sign
     np.testing.assert_allclose(pre.state["scale"] ** 2, s[:4] ** 2 / (len(pixels) - 1), rtol=1e-10)
+
+
+def test_layout_path_is_found_from_any_directory(tmp_path, monkeypatch):
+    """A relative ``data.synthetic.layout`` (``../shared/...`` in hybridsn_ip_layout.py) is tried in the working
+    directory, then relative to the repository; absent from both, one line names both places."""
+    from tasks.hsi.scene import _layout_path
+    from toolkit.errors import DataError
+
+    repo = Path(__file__).resolve().parents[3]
+    (tmp_path / "gt.npy").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert _layout_path("gt.npy") == Path("gt.npy")  # the working directory first
+    assert _layout_path("tests/conftest.py") == repo / "tests/conftest.py"  # then the repository
+    with pytest.raises(DataError, match=r"layout=\.\./nowhere/gt\.mat: label map not found in the working directory"):
+        _layout_path("../nowhere/gt.mat")

@@ -109,7 +109,9 @@ def test_trainer_end_to_end_report_and_infer(tmp_path):
     pics = sorted((out_dir / "side_by_side").iterdir())
     assert len(pics) == 2
     pic = cv2.imread(str(pics[0]))
-    assert pic.shape == (18 + 128, 4 * 640 + 3 * 4, 3)  # caption, four panels of the 128x640 test band, gaps
+    # five titled panels of the 128x640 test band (LQ, bicubic, output, GT, error), enlarged twice to 256 px and
+    # stacked (a wide band), 4 px apart, then the error scale's legend line
+    assert pic.shape == (5 * (22 + 256) + 4 * 4 + 4 + 22, 1280, 3)
     table = task.format_results(res, ev.metrics)
     assert "PSNR (dB)" in table and f"{res['psnr_y']:.4f}" in table and table.splitlines()[2].startswith("Y")
     assert f"{res['bicubic_psnr_y']:.4f}" in table.splitlines()[2]

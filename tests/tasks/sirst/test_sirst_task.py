@@ -148,6 +148,8 @@ def test_trainer_end_to_end_report_and_eval_tool(synth_cache, tmp_path, monkeypa
     assert results["images"] == SMALL["num_test"] and 0 <= results["mIoU"] <= 1
     best = trainer.run_dir / "checkpoints" / "best.pt"
     assert best.is_file() and any((trainer.run_dir / "vis").rglob("*.png"))
+    val_line = next(line for line in (trainer.run_dir / "log.txt").read_text().splitlines() if " val: " in line)
+    assert f"Fa {results['Fa'] * 1e6:.2f}e-6" in val_line  # the training log shows Fa in x1e-6, as the table
 
     saved = load_config(trainer.run_dir / "config.py")
     assert saved.model.in_channels == 1  # the data-derived size is written back, not None

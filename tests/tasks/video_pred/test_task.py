@@ -102,7 +102,9 @@ def test_copy_last_frame_baseline_is_a_metric_of_the_evaluation():
     metric.update(torch.zeros_like(target), target, {"input": inputs, "target": target})
     by_hand = VideoMetrics()
     by_hand.update(inputs[:, -1:].expand(-1, 3, -1, -1, -1) * stats["std"][0] + stats["mean"][0], target)
-    assert metric.compute() == {f"copy_last_{k}": v for k, v in by_hand.compute().items()}
+    got = metric.compute()
+    assert got.pop("copy_last_exact_frames") == 0  # random frames: none copied exactly
+    assert got == {f"copy_last_{k}": v for k, v in by_hand.compute().items()}
 
     cfg = _small_cfg()
     task = build_task(cfg)
@@ -113,6 +115,31 @@ def test_copy_last_frame_baseline_is_a_metric_of_the_evaluation():
     assert "copy-last-frame" in task.format_results(ev.results, ev.metrics)
     off = build_task(_small_cfg("+eval.baseline=False"))
     assert "copy_last" not in off.build_metrics().metrics
+
+
+def test_copy_last_psnr_leaves_out_exact_frames_and_counts_them():
+    # one clip, 2 frames out of 8x8: the copied (all-zero) last input equals target frame 0 exactly and misses
+    # one pixel of frame 1 by 0.5, so frame 1's MSE is 0.25 / 64 and its PSNR 10 log10(256) = 24.0824 dB
+    inputs = torch.zeros(1, 2, 1, 8, 8)
+    target = torch.zeros(1, 2, 1, 8, 8)
+    target[0, 1, 0, 3, 4] = 0.5
+    metric = CopyLastFrame()
+    metric.update(target, target, {"input": inputs, "target": target})
+    got = metric.compute()
+    assert got["copy_last_psnr"] == pytest.approx(24.082399653118497, abs=1e-9)
+    assert got["copy_last_exact_frames"] == 1
+    assert got["copy_last_mse"] == pytest.approx(0.25 / 2)  # summed over a frame's pixels, averaged over 2 frames
+    plain = VideoMetrics()  # the model's metric keeps OpenSTL's definition: one exact frame makes the mean +inf
+    plain.update(inputs[:, -1:].expand(-1, 2, -1, -1, -1), target)
+    assert plain.compute()["psnr"] == float("inf")
+
+    every = CopyLastFrame()  # every copied frame exact: no PSNR to report, only the count
+    every.update(inputs, inputs, {"input": inputs, "target": inputs})
+    got = every.compute()
+    assert "copy_last_psnr" not in got and got["copy_last_exact_frames"] == 2
+    assert "2 copied frame(s) equal their target exactly" in build_task(_small_cfg()).format_results(
+        {"mse": 1.0, "psnr": 20.0, **got}
+    )
 
 
 def _pastnet_task_and_batch():
