@@ -40,7 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("config", help="config file, e.g. tasks/video_pred/simvp_tiny.py")
     p.add_argument("--vary", required=True, metavar="KEY=V1,V2,...", help="config key and the values to compare")
     _common.add_set_option(p, "overrides applied to every run (e.g. train.max_iters=100)")
-    p.add_argument("--seeds", type=_common.positive_int, default=1, metavar="N", help="runs per value (seeds seed..seed+N-1)")
+    p.add_argument(
+        "--seeds", type=_common.positive_int, default=1, metavar="N", help="runs per value (seeds seed..seed+N-1)"
+    )
     p.add_argument("--out", metavar="DIR", help="output folder for the table and chart")
     p.add_argument("--work-dir", metavar="DIR", help="root of the run folders (default: <out>/runs)")
     return p.parse_args(argv)

@@ -1,7 +1,8 @@
 """Measure training and inference speed of any config: step time, samples/s, memory, FLOPs, utilisation.
 
-    python tools/benchmark.py CFG [--batch-sizes 16,64] [--amp bf16] [--compile] [--channels-last] [--against fp32-eager]
-        [--steps 20] [--warmup 5] [--repeats 3] [--device cuda] [--json out.json] [--set KEY=VALUE ...]
+    python tools/benchmark.py CFG [--batch-sizes 16,64] [--amp bf16] [--compile] [--channels-last]
+        [--against fp32-eager] [--steps 20] [--warmup 5] [--repeats 3] [--device cuda] [--json out.json]
+        [--set KEY=VALUE ...]
 
 Batches are real samples from the config's training set, repeated to the batch size and kept on the
 device, so the numbers measure the model step (forward, loss, backward, optimiser) and not the data
@@ -186,9 +187,9 @@ class _Run:
         import torch
 
         dtype = self.trainer.amp_dtype
-        with torch.no_grad():
-            with torch.autocast(self.device.type, dtype=dtype) if dtype else torch.autocast(self.device.type, enabled=False):
-                self.trainer.train_model(self.batch["input"])
+        autocast = torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+        with torch.no_grad(), autocast:
+            self.trainer.train_model(self.batch["input"])
 
     def warm(self):
         self.trainer.model.train()

@@ -178,7 +178,7 @@ class MovingMNIST(Dataset):
         """
         epoch = self.epoch if self.split == "train" else 0
         rng = np.random.default_rng([self.seed, epoch, index])
-        size, digit, frames, step = self.image_size, self.digits.shape[1], self.frames, self.step
+        size, digit, frames = self.image_size, self.digits.shape[1], self.frames
         limit = size - digit
         canvas = np.zeros((frames, size, size), dtype=np.uint8)
         s_t, s_y, s_x = canvas.strides

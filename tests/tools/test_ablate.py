@@ -116,7 +116,8 @@ def test_seeds_give_mean_and_std_and_flops_differences(ablate, tmp_path):
     assert ablate.main(argv) == 0
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["model.attn.type"], r["seed"]) for r in rows] == [("None", "42"), ("None", "43"), ("se", "42"), ("se", "43")]
+    pairs = [(r["model.attn.type"], r["seed"]) for r in rows]
+    assert pairs == [("None", "42"), ("None", "43"), ("se", "42"), ("se", "43")]
     for r in rows:  # every seed's own run, its value that run's best
         state = torch.load(Path(r["run_dir"]) / "checkpoints" / "best.pt", weights_only=True, map_location="cpu")
         assert state["config"]["seed"] == int(r["seed"]) and abs(float(r["mse"]) - state["best"]) < 1e-9

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,6 @@ TOOLS = ROOT / "tools"
 PLUGINS = ROOT / "tests" / "plugins"
 TOY = PLUGINS / "toy_denoise.py"
 SHORT = ["train.max_iters=4", "train.val_interval=2", "train.log_interval=2"]
-
-
-@pytest.fixture(scope="module")
-def compare():
-    sys.path[:0] = [str(TOOLS), str(PLUGINS)]
-    try:
-        spec = importlib.util.spec_from_file_location("tools_compare_under_test", TOOLS / "compare.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.path.remove(str(TOOLS))
-        sys.path.remove(str(PLUGINS))
 
 
 def test_one_differing_key_is_the_only_column(compare, tmp_path, capsys):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +20,6 @@ TOOLS = ROOT / "tools"
 PLUGINS = ROOT / "tests" / "plugins"
 TOY = PLUGINS / "toy_denoise.py"
 SHORT = ["train.max_iters=2", "train.val_interval=2", "train.log_interval=1"]
-
-
-@pytest.fixture(scope="module")
-def explain():
-    sys.path[:0] = [str(TOOLS), str(PLUGINS)]
-    try:
-        spec = importlib.util.spec_from_file_location("tools_explain_under_test", TOOLS / "explain.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.path.remove(str(TOOLS))
-        sys.path.remove(str(PLUGINS))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import signal
@@ -34,19 +33,6 @@ tune = dict(
     seed=1,  # with the sampler seeded per trial, the draws are the hopeless rate, the good one, and so on
 )
 """
-
-
-@pytest.fixture(scope="module")
-def tune():
-    sys.path[:0] = [str(TOOLS), str(PLUGINS)]
-    try:
-        spec = importlib.util.spec_from_file_location("tools_tune_under_test", TOOLS / "tune.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.path.remove(str(TOOLS))
-        sys.path.remove(str(PLUGINS))
 
 
 def _config(tmp_path: Path, text: str = STUDY) -> Path:
