@@ -28,7 +28,7 @@ def bench(config, tmp_path, *extra):
         # the Moving MNIST setting (10x1x64x64, hid_S 64, hid_T 512, N_S 4, N_T 8): 38.7 and 32.9 GFLOP
         # per clip with torch's flop counter (multiply-add = 2), the figures of the reference measurement
         ("tasks/video_pred/simvp.py", 57_946_113, 38.7),
-        ("tasks/video_pred/simvp_gsta.py", 46_769_665, 32.9),
+        pytest.param("tasks/video_pred/simvp_gsta.py", 46_769_665, 32.9, marks=pytest.mark.slow),  # 11 s
     ],
 )
 def test_forward_cost_and_size_match_the_reference(config, params, gflops, tmp_path):
