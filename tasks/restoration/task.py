@@ -39,7 +39,7 @@ from tasks.restoration.visualise import side_by_side, to_uint8
 from toolkit.data import IMAGE_EXTENSIONS, list_images, read_image, write_image
 from toolkit.data.batch_augment import build_batch_augment
 from toolkit.engine.fs import check_writable
-from toolkit.engine.task import Task
+from toolkit.engine.task import Task, add_aux_losses, has_aux_loss
 from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import Metric, MetricCollection
 from toolkit.registry import TASKS
@@ -171,15 +171,10 @@ class RestorationTask(Task):
         if self.batch_aug is not None:
             batch = {**batch}
             batch["input"], batch["target"] = self.batch_aug(batch["input"], batch["target"])
-        if not _has_aux_loss(model):
+        if not has_aux_loss(model):
             return loss_fn(forward_padded(model, batch["input"]), batch["target"])
         pred, aux = forward_padded(model, batch["input"], return_aux=True)  # e.g. CAMixerSR: {'ratio': loss}
-        out = loss_fn(pred, batch["target"])
-        if aux:
-            total = sum(aux.values())
-            out["loss_aux"] = total.detach()
-            out["loss"] = out["loss"] + total
-        return out
+        return add_aux_losses(loss_fn(pred, batch["target"]), aux)
 
     def eval_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         return forward_padded(model, batch["input"]), batch["target"]
@@ -329,13 +324,6 @@ class RestorationTask(Task):
             out_dir.mkdir(parents=True, exist_ok=True)
             write_image(target, to_uint8(y[0]))
         print(f"restored {len(files)} image(s) into {dst}")
-
-
-def _has_aux_loss(model: nn.Module) -> bool:
-    """Whether the model (possibly inside DDP) returns auxiliary losses from ``forward(x, return_aux=True)``."""
-    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        model = model.module
-    return bool(getattr(model, "has_aux_loss", False))
 
 
 def _option(args: Any, name: str) -> str:

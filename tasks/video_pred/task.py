@@ -29,6 +29,7 @@ from torch import nn
 
 from toolkit.data.batch_augment import build_batch_augment
 from toolkit.engine import Task
+from toolkit.engine.task import add_aux_losses, has_aux_loss
 from toolkit.errors import ConfigError
 from toolkit.metrics import MetricCollection
 from toolkit.metrics.video import VideoMetrics
@@ -90,16 +91,11 @@ class VideoPredTask(Task):
         if self.batch_aug is not None:
             batch = {**batch}
             batch["input"], batch["target"] = self.batch_aug(batch["input"], batch["target"])  # (B, T, C, H, W)
-        if _has_aux_loss(model):
+        if has_aux_loss(model):
             pred, aux = model(batch["input"], return_aux=True)  # e.g. PastNet: {'vq': commitment loss}
         else:
             pred, aux = model(batch["input"]), {}
-        out = loss_fn(pred, batch["target"])
-        if aux:
-            total = sum(aux.values())
-            out["loss_aux"] = total.detach()
-            out["loss"] = out["loss"] + total
-        return out
+        return add_aux_losses(loss_fn(pred, batch["target"]), aux)
 
     def eval_step(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         pred = model(batch["input"])
@@ -215,10 +211,3 @@ class CopyLastFrame(VideoMetrics):
             results["psnr"] = (self.psnr / differ).item()  # the frames that differ from their target
         results["exact_frames"] = exact
         return {f"copy_last_{k}": v for k, v in results.items()}
-
-
-def _has_aux_loss(model: nn.Module) -> bool:
-    """Whether the model (possibly inside DDP; ``torch.compile`` forwards attributes) returns auxiliary losses."""
-    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        model = model.module
-    return bool(getattr(model, "has_aux_loss", False))

@@ -40,7 +40,24 @@ from toolkit.metrics import MetricCollection, build_metrics
 from toolkit.modules.init import init_weights
 from toolkit.registry import ATTENTION, BACKBONES, DATASETS, LOSSES, METRICS, MODELS, TASKS, Registry
 
-__all__ = ["Task", "build_task", "task_class", "task_module"]
+__all__ = ["Task", "add_aux_losses", "build_task", "has_aux_loss", "task_class", "task_module"]
+
+
+def has_aux_loss(model: nn.Module) -> bool:
+    """Whether the model (possibly inside DDP; ``torch.compile`` forwards attributes) returns auxiliary losses
+    from ``forward(x, return_aux=True)`` (PastNet's commitment loss, CAMixerSR's ratio loss)."""
+    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    return bool(getattr(model, "has_aux_loss", False))
+
+
+def add_aux_losses(out: dict[str, torch.Tensor], aux: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Add the model's auxiliary losses to the objective ``out['loss']``; their sum is logged as ``loss_aux``."""
+    if aux:
+        total = sum(aux.values())
+        out["loss_aux"] = total.detach()
+        out["loss"] = out["loss"] + total
+    return out
 
 
 def task_module(name: str) -> str:
