@@ -144,13 +144,6 @@ def load_input(path: str):
 # --------------------------------------------------------------------------- pictures
 
 
-def upscale(img, min_side: int = MIN_SIDE):
-    """Nearest-neighbour up-scaling of (H, W, 3) or frames (F, H, W, 3) by the least whole factor reaching min_side."""
-    h, w = img.shape[-3:-1]
-    f = max(1, math.ceil(min_side / max(1, min(h, w))))
-    return img if f == 1 else img.repeat(f, axis=-3).repeat(f, axis=-2)
-
-
 def background(sample) -> Any:
     """An input sample (..., C, H, W) as an RGB float picture (H, W, 3) in [0, 1] (see the module docstring)."""
     import numpy as np
@@ -248,6 +241,7 @@ def explain_one(task, model, batch: dict, layers: dict, args, stem: Path, label:
     import torch
 
     from toolkit.engine.explain import activations, grad_cam, top_channels
+    from toolkit.engine.pictures import enlarge
     from toolkit.engine.runlog import save_picture
 
     x = batch["input"]
@@ -260,7 +254,7 @@ def explain_one(task, model, batch: dict, layers: dict, args, stem: Path, label:
     entry: dict[str, Any] = dict(label=label, explained=explained, figures=[], notes=[], layers={})
 
     def draw(img, suffix: str, caption: str, tag: str):
-        path = save_picture(upscale(img), stem.with_name(f"{stem.name}_{suffix}"))
+        path = save_picture(enlarge(img, min_side=MIN_SIDE), stem.with_name(f"{stem.name}_{suffix}"))
         entry["figures"].append(dict(file=path.name, caption=caption))
         if writer is not None:  # an animation goes to TensorBoard as its last frame
             writer.add_image(tag, img[-1] if img.ndim == 4 else img, step, dataformats="HWC")
