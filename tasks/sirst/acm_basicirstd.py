@@ -9,13 +9,8 @@ model after the last epoch (its ACM row on NUAA-SIRST: IoU 69.44, Pd 92.02, Fa 2
     python tools/eval.py tasks/sirst/acm_basicirstd.py --checkpoint <run>/checkpoints/last.pt
 """
 
-_base_ = [
-    "../../configs/_base_/runtime.py",
-    "../../configs/_base_/schedules/multistep.py",
-    "../../configs/_base_/datasets/sirst.py",
-]
+_base_ = ["acm.py", "../../configs/_base_/schedules/multistep.py"]  # acm.py's model, loss and metrics
 
-task = "sirst"
 seed = 42
 data = dict(  # other keys: configs/_base_/datasets/sirst.py
     layout="img_idx",
@@ -23,25 +18,13 @@ data = dict(  # other keys: configs/_base_/datasets/sirst.py
     mean=[101.06385040283203 / 255],  # the toolbox's NUAA-SIRST statistics, in [0, 1] units
     std=[34.619606018066406 / 255],
     crop_size=256,
+    base_size=256,
     scale_range=None,  # the toolbox pads and crops without rescaling
     flip=True,
-)
-model = dict(
-    type="acm",
-    in_channels=None,
-    num_classes=1,
-    channels=[8, 16, 32, 64],
-    num_blocks=[3, 3, 3],
-    fuse="asym_bi",
-    reduction=4,
-    tiny=False,
-    attn=None,
 )
 # NOTE: the toolbox's ACM builds its BatchNorms with momentum=0.9, a value carried over from the MXNet
 # original, where it is the weight of the running average (PyTorch's 0.1). In PyTorch it makes the running
 # statistics those of the last few batches; we keep PyTorch's 0.1, which is what the MXNet model used.
-loss = [dict(type="soft_iou", weight=1.0)]
-metrics = ["miou", "niou", "pd_fa", "pixel_roc", "pd_fa_curve"]
 optim = dict(type="adam", lr=5e-4, weight_decay=0.0)
 sched = dict(type="multistep", milestones=None, milestone_epochs=[200, 300], gamma=0.1)
 # NOTE: 213 images at batch 16 give 13 full batches per epoch here (the incomplete last batch is dropped);
