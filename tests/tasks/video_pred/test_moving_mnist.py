@@ -5,6 +5,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from tasks.video_pred.data import MovingMNIST, load_digits, read_idx_images
 from toolkit.errors import DataError
@@ -142,5 +143,10 @@ def test_real_mnist_clips_identical_to_the_recorded_generator(shared_dir):
     ds = MovingMNIST("train", num_clips=64, mnist_root=str(root))
     h = hashlib.sha256()
     for i in range(64):
-        h.update(ds.generate(i).tobytes())
+        clip = ds.generate(i)
+        h.update(clip.tobytes())
+        # the float32 items are drawn directly, not converted: they must equal the uint8 clip / 255
+        item = ds[i]
+        drawn = torch.cat([item["input"], item["target"]])[:, 0].numpy()
+        assert np.array_equal(drawn, clip.astype(np.float32) / np.float32(255))
     assert h.hexdigest() == "fdd98e054fe6832dca075e3f30ac6d595342f568e53200ba9eceff69943c8381"
