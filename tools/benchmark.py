@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--batch-sizes", type=_batch_sizes, help="comma-separated, e.g. 16,64 (default: the config's train.batch_size)"
     )
-    p.add_argument("--amp", choices=["bf16", "fp16", "none"], default=None, help="override train.amp")
+    p.add_argument("--amp", choices=["bf16", "fp16", "auto", "none"], default=None, help="override train.amp")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--steps", type=_common.positive_int, default=20, help="timed steps per repeat")

@@ -171,7 +171,10 @@ def main() -> int:
         cfg, ckpt, args.split, device, weights_key=args.weights_key, log=lambda line: print(line, flush=True)
     )
     ecfg = cfg.get("eval") or {}
-    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.get("amp"))
+    amp_name, amp_note = dist.resolve_amp(cfg.train.get("amp"), device)
+    if amp_note and rank == 0:
+        print(amp_note, flush=True)
+    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp_name)
     loader = eval_loader(dataset, cfg, task.collate_fn(args.split), rank=rank, world=world)
     run_dir = ckpt.resolve().parent.parent
     if not (ckpt.resolve().parent.name == "checkpoints" and (run_dir / "config.py").is_file()):

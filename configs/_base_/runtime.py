@@ -13,7 +13,7 @@ train = dict(
     val_interval=None,  # iterations between validations; None = once per epoch
     log_interval=20,  # iterations between records in metrics.jsonl / TensorBoard
     log_seconds=30,  # seconds between progress lines (it/s, ETA) in log.txt, and on stdout without a terminal
-    amp=None,  # 'bf16' | 'fp16' | None (fp16 uses a GradScaler)
+    amp=None,  # 'bf16' | 'fp16' | 'auto' (bf16 where the device computes it natively) | None; fp16 uses a GradScaler
     grad_clip=None,  # max global grad norm, or None
     accum_steps=1,
     early_stop=None,  # dict(patience=N): stop after N validations without improvement

@@ -222,3 +222,14 @@ def test_a_partial_validation_says_so_in_the_log(tmp_path):
     trainer.train()
     lines = [line for line in (trainer.run_dir / "log.txt").read_text().splitlines() if " val: " in line]
     assert lines and all(line.endswith("(partial: 1 of 3 batches)") for line in lines)
+
+
+def test_trainer_saves_the_resolved_setting(tmp_path, monkeypatch):
+    from toolkit.engine import dist
+
+    monkeypatch.setattr(dist, "native_bf16", lambda device: "AVX512-BF16")
+    trainer = Trainer(tiny_cfg("train.max_iters=1", "train.amp=auto"), work_dir=tmp_path)
+    assert trainer.cfg.train.amp == "bf16" and trainer.amp_dtype == torch.bfloat16
+    monkeypatch.setattr(dist, "native_bf16", lambda device: None)
+    trainer = Trainer(tiny_cfg("train.max_iters=1", "train.amp=auto"), work_dir=tmp_path)
+    assert trainer.cfg.train.amp is None and trainer.amp_dtype is None

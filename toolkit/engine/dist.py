@@ -22,6 +22,8 @@ __all__ = [
     "barrier",
     "broadcast_object",
     "resolve_device",
+    "native_bf16",
+    "resolve_amp",
 ]
 
 
@@ -96,3 +98,33 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
         elif device.index >= torch.cuda.device_count():
             raise DeviceError(f"device={spec!r} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     return device
+
+
+def native_bf16(device: torch.device) -> str | None:
+    """What computes bfloat16 natively on ``device`` (e.g. ``'AVX512-BF16'``), or None where it is emulated."""
+    if device.type == "cuda":
+        return "CUDA bf16" if torch.cuda.is_bf16_supported() else None
+    if device.type == "cpu":
+        # NOTE: torch.cpu's capability probes are private (no public API says "bf16 is native"); a torch
+        # without them counts as emulated, which only turns 'auto' off.
+        probes = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+        for name, probe in probes:
+            if getattr(torch.cpu, probe, lambda: False)():
+                return name
+    return None
+
+
+def resolve_amp(amp: str | None, device: torch.device) -> tuple[str | None, str | None]:
+    """``train.amp`` for ``device``: ``'auto'`` becomes ``'bf16'`` where bf16 is native, else None.
+
+    Returns the setting and a line for the log when there is something to say: what 'auto' chose and
+    why, or that an explicit ``'bf16'`` runs emulated (slower than fp32) on this device.
+    """
+    native = native_bf16(device)
+    if amp == "auto":
+        if native:
+            return "bf16", f"train.amp='auto' -> 'bf16' ({device.type} computes bf16 natively: {native})"
+        return None, f"train.amp='auto' -> None (no native bf16 on {device.type}: fp32 is faster)"
+    if amp == "bf16" and native is None:
+        return amp, f"train.amp='bf16' on a {device.type} without native bf16: emulated, slower than fp32"
+    return amp, None

@@ -195,8 +195,10 @@ class Trainer:
             raise ConfigError(f"train.log_seconds must be a positive number of seconds, got {seconds!r}")
         check_trackers(self.cfg.get("log"))  # an enabled tracker that is not installed stops the run now
         amp = self.cfg.train.get("amp")
-        if amp not in (None, "bf16", "fp16"):
-            raise ConfigError(f"train.amp must be 'bf16', 'fp16' or None, got {amp!r}")
+        if amp not in (None, "bf16", "fp16", "auto"):
+            raise ConfigError(f"train.amp must be 'bf16', 'fp16', 'auto' or None, got {amp!r}")
+        # 'auto' is resolved here, so the saved config and a resumed run name what was used
+        self.cfg.train.amp, self._amp_note = dist.resolve_amp(amp, self.device)
         if amp == "fp16" and self.device.type != "cuda":
             raise DeviceError("train.amp='fp16' needs a CUDA GPU; on CPU use train.amp='bf16' or None")
         ecfg = self.cfg.get("eval") or {}
@@ -295,6 +297,8 @@ class Trainer:
             f"task {self.cfg.task}, model {self.cfg.model.get('type')} ({n_params / 1e6:.3f}M parameters), "
             f"device {self.device}, world size {self.world}, amp {tcfg.get('amp')}"
         )
+        if self._amp_note:
+            self.log.info(self._amp_note)
         self.log.info(
             f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
             f"{self.max_iters} iterations"

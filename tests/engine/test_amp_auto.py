@@ -1,0 +1,39 @@
+"""``train.amp='auto'``: bf16 where the device computes it natively, resolved once and saved as such."""
+
+import pytest
+import torch
+
+from toolkit.engine import dist
+
+
+@pytest.mark.parametrize("native", [None, "AVX512-BF16"])
+def test_auto_resolves_from_the_native_probe(monkeypatch, native):
+    monkeypatch.setattr(dist, "native_bf16", lambda device: native)
+    amp, note = dist.resolve_amp("auto", torch.device("cpu"))
+    assert amp == ("bf16" if native else None)
+    assert note.startswith("train.amp='auto' -> ") and (native or "no native bf16") in note
+
+
+def test_explicit_bf16_without_native_support_says_so(monkeypatch):
+    monkeypatch.setattr(dist, "native_bf16", lambda device: None)
+    assert dist.resolve_amp("bf16", torch.device("cpu")) == (
+        "bf16",
+        "train.amp='bf16' on a cpu without native bf16: emulated, slower than fp32",
+    )
+    monkeypatch.setattr(dist, "native_bf16", lambda device: "AMX")
+    assert dist.resolve_amp("bf16", torch.device("cpu")) == ("bf16", None)
+    assert dist.resolve_amp(None, torch.device("cpu")) == (None, None)
+
+
+def test_cpu_probe_matches_the_cpu_flags():
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    expected = "AMX" if "amx_tile" in flags else "AVX512-BF16" if "avx512_bf16" in flags else None
+    assert dist.native_bf16(torch.device("cpu")) == expected
