@@ -26,6 +26,7 @@ model = dict(
     reduction=4,
     tiny=False,
     attn=None,  # e.g. dict(type='se') adds a block inside every residual block
+    bn_momentum=None,  # PyTorch's 0.1 for the BatchNorms outside the residual blocks (acm_basicirstd.py: 0.9)
 )
 loss = [dict(type="soft_iou", weight=1.0)]
 metrics = ["miou", "niou", "pd_fa", "pixel_roc", "pd_fa_curve"]

@@ -22,9 +22,12 @@ data = dict(  # other keys: configs/_base_/datasets/sirst.py
     scale_range=None,  # the toolbox pads and crops without rescaling
     flip=True,
 )
-# NOTE: the toolbox's ACM builds its BatchNorms with momentum=0.9, a value carried over from the MXNet
-# original, where it is the weight of the running average (PyTorch's 0.1). In PyTorch it makes the running
-# statistics those of the last few batches; we keep PyTorch's 0.1, which is what the MXNet model used.
+# NOTE: the toolbox's ACM builds the BatchNorms of its stem, shortcut projections, fusion modules and head with
+# momentum=0.9 (its residual blocks' own BatchNorms keep PyTorch's 0.1). The value comes from the MXNet
+# original, where momentum is the weight of the old running average; in PyTorch it is the weight of the new
+# batch, so these running statistics follow the last few batches. We mirror the toolbox, as its published
+# row was trained so; --set model.bn_momentum=None gives the MXNet model's meaning (PyTorch's 0.1 everywhere).
+model = dict(bn_momentum=0.9)
 optim = dict(type="adam", lr=5e-4, weight_decay=0.0)
 sched = dict(type="multistep", milestones=None, milestone_epochs=[200, 300], gamma=0.1)
 # NOTE: 213 images at batch 16 give 13 full batches per epoch here (the incomplete last batch is dropped);

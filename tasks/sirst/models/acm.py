@@ -95,6 +95,9 @@ class ACM(nn.Module):
         reduction: bottleneck ratio of the modulation branches.
         tiny: a stride-1 stem (one conv, no pooling) for very small inputs.
         attn: attention re-weighting inside every residual block (not in the paper).
+        bn_momentum: PyTorch momentum (weight of the new batch) of the BatchNorms outside the residual
+            blocks' main paths: stem, shortcut projections, fusion modules and head. None keeps PyTorch's
+            0.1. BasicIRSTD's ACM builds exactly these with ``momentum=0.9``.
 
     Shape:
         - Input: (B, in_channels, H, W), any H, W
@@ -111,6 +114,7 @@ class ACM(nn.Module):
         reduction: int = 4,
         tiny: bool = False,
         attn: Any = None,
+        bn_momentum: float | None = None,
     ):
         super().__init__()
         if len(channels) != 4 or len(num_blocks) != 3:
@@ -144,6 +148,13 @@ class ACM(nn.Module):
         self.uplayer1 = make_stage(c1, c1, num_blocks[0], **kw)
         hidden = c1 // 4
         self.head = nn.Sequential(ConvNormAct(c1, hidden, 3), nn.Dropout(0.1), nn.Conv2d(hidden, num_classes, 1))
+        if bn_momentum is not None:
+            if not 0 < bn_momentum <= 1:
+                raise ConfigError(f"model.bn_momentum must be in (0, 1] or None, got {bn_momentum!r}")
+            for name, module in self.named_modules():
+                outside_blocks = name.startswith(("stem", "fuse", "head")) or ".shortcut." in name
+                if isinstance(module, nn.BatchNorm2d) and outside_blocks:
+                    module.momentum = bn_momentum
 
     @staticmethod
     def _up(layer: nn.ConvTranspose2d, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

@@ -37,6 +37,22 @@ def test_acm_resnet20_has_the_published_size():
     assert round(n_params(ACM(in_channels=3)) / 1e6, 3) == 0.398
 
 
+def test_acm_bn_momentum_reaches_the_toolbox_set_of_batchnorms():
+    # BasicIRSTD's ACM: momentum 0.9 in the stem (4), the two shortcut projections, the two fusion modules
+    # (5 each) and the head (1); the 12 residual blocks' own BatchNorms (2 each) keep 0.1
+    model = ACM(in_channels=1, bn_momentum=0.9)
+    momenta = [m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert momenta.count(0.9) == 4 + 2 + 2 * 5 + 1 and momenta.count(0.1) == 2 * 3 * 5
+    assert all(m.momentum == 0.1 for m in ACM(in_channels=1).modules() if isinstance(m, torch.nn.BatchNorm2d))
+    # it changes the running average only: a training step moves running_mean by 0.9 of the way
+    stem_bn = model.stem[0]
+    x = torch.rand(2, 1, 32, 32) + 5.0
+    model.train()(x)
+    assert torch.allclose(stem_bn.running_mean, 0.9 * x.mean(), atol=1e-5)
+    with pytest.raises(ConfigError, match="bn_momentum"):
+        ACM(in_channels=1, bn_momentum=1.5)
+
+
 def test_unet_shipped_config_size():
     # tasks/sirst/unet.py on grey input: widths 16-256, bilinear up-sampling + 1x1 reduction, 1x1 head
     spec = dict(type="unet", in_channels=1, num_classes=1, channels=[16, 32, 64, 128, 256], attn=None)
