@@ -367,7 +367,7 @@ CASES = [
          "train.ema must be None or dict(decay=d) with 0 < d < 1, got {'decy': 0.9}"),
     Case("train.early_stop patience 0", _train(SR, "train.early_stop={'patience': 0}"),
          "train.early_stop must be None or dict(patience=N) with N >= 1, got {'patience': 0}"),
-    Case("train.amp unknown", _train(SR, "train.amp=fp32"), "train.amp must be 'bf16', 'fp16' or None, got 'fp32'"),
+    Case("train.amp unknown", _train(SR, "train.amp=fp32"), "train.amp must be 'bf16', 'fp16', 'auto' or None, got 'fp32'"),
     Case("device name unknown", _train(SR, "device=gpu"), "device='gpu' is not a device"),
     Case("train.py unknown flag", lambda f: ["tools/train.py", SR, "--epochs", "3"],
          "unrecognized arguments: --epochs 3"),

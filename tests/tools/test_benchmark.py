@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from toolkit.engine.dist import resolve_amp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +47,8 @@ def test_rows_are_consistent(tmp_path):
     rows = result["rows"]
     assert [r["batch_size"] for r in rows] == [2, 4]
     for r in rows:
-        assert r["device"].startswith("cpu") and r["amp"] is None and r["params"] == 142_513
+        auto = resolve_amp("auto", torch.device("cpu"))[0]  # simvp_tiny's train.amp, as the Trainer resolves it
+        assert r["device"].startswith("cpu") and r["amp"] == auto and r["params"] == 142_513
         assert r["train_samples_per_s"] == pytest.approx(r["batch_size"] / r["train_step_s_median"])
         assert r["infer_samples_per_s"] == pytest.approx(r["batch_size"] / r["infer_step_s_median"])
         # a training step counts as three forward passes
