@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,13 @@ GOLDEN = Path(__file__).resolve().parent / "golden"  # reference-value fixtures 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# under pytest-xdist every worker gets one thread: two workers with two threads each on two cores run
+# 5-10x slower than one each, as torch's pools spin against each other
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # the tools the tests run as subprocesses, too
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 def pytest_collection_modifyitems(config, items):
