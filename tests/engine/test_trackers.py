@@ -82,13 +82,19 @@ def test_flatten_gives_dotted_keys():
 
 class _Recorder:
     def __init__(self):
-        self.metrics, self.finished = [], 0
+        self.metrics, self.finished = [], []
 
     def log_metrics(self, values, step):
         self.metrics.append((step, dict(values)))
 
-    def finish(self):
-        self.finished += 1
+    def log_params(self, params):
+        pass
+
+    def ids(self):
+        return {}
+
+    def finish(self, status="FINISHED"):
+        self.finished.append(status)
 
 
 def test_runlog_forwards_params_records_and_the_end(tmp_path, monkeypatch):
@@ -107,7 +113,31 @@ def test_runlog_forwards_params_records_and_the_end(tmp_path, monkeypatch):
     log.close()
     assert opened == [("labtasks.toy_denoise", tmp_path)]
     assert recorder.metrics == [(3, {"train/loss": 0.5, "train/lr": 0.1}), (6, {"val/mse": 0.25})]
-    assert recorder.finished == 1
+    assert recorder.finished == ["FINISHED"]
+    log.close()
+    assert recorder.finished == ["FINISHED"]  # a second close ends nothing twice
+
+
+@pytest.mark.parametrize(("error", "status"), [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_a_crashed_or_interrupted_run_ends_its_tracker_run_with_that_status(tmp_path, monkeypatch, error, status):
+    from toolkit.engine import Trainer
+
+    recorder = _Recorder()
+    monkeypatch.setattr(runlog_module, "open_trackers", lambda cfg, run_dir, info: [recorder])
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    trainer = Trainer(load_config(TOY, ["device='cpu'"]), work_dir=tmp_path)
+    calls = []
+
+    def step(batches):
+        calls.append(1)
+        if len(calls) == 3:
+            raise error
+        return real_step(batches)
+
+    real_step, trainer.step = trainer.step, step
+    with pytest.raises(type(error)):
+        trainer.train()
+    assert recorder.finished == [status] and len(calls) == 3
 
 
 # ---------------------------------------------------------------- the real trackers (slow)

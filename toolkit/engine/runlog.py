@@ -204,11 +204,12 @@ class RunLog:
                 self._tb.add_image(f"{tag}/{name}", img[-1] if img.ndim == 4 else img, step, dataformats="HWC")
         return paths
 
-    def close(self) -> None:
-        """Flush TensorBoard; end the trackers' runs with the checkpoints' paths as tags."""
-        for tracker in self._trackers:
-            tracker.finish()
-        self._trackers = []
+    def close(self, status: str = "FINISHED") -> None:
+        """Flush TensorBoard; end the trackers' runs (``status`` FINISHED, FAILED or KILLED) with the
+        checkpoints' paths as tags. A second call does nothing."""
+        trackers, self._trackers = self._trackers, []
+        for tracker in trackers:
+            tracker.finish(status)
         if self._tb is not None:
             self._tb.flush()
             self._tb.close()

@@ -209,12 +209,12 @@ class _MLflow:
         now = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, int(step)) for k, v in values.items()])
 
-    def finish(self) -> None:
+    def finish(self, status: str = "FINISHED") -> None:
         for name, path in _checkpoints(self.run_dir).items():
             self.client.set_tag(self.run_id, f"checkpoint.{name}", str(path.resolve()))
-            if self.options.get("upload_checkpoint"):
+            if self.options.get("upload_checkpoint") and status == "FINISHED":
                 self.client.log_artifact(self.run_id, str(path), artifact_path="checkpoints")
-        self.client.set_terminated(self.run_id, "FINISHED")
+        self.client.set_terminated(self.run_id, status)
 
 
 class _Wandb:
@@ -252,16 +252,16 @@ class _Wandb:
     def log_metrics(self, values: dict[str, float], step: int) -> None:
         self.run.log(values, step=int(step))
 
-    def finish(self) -> None:
+    def finish(self, status: str = "FINISHED") -> None:
         for name, path in _checkpoints(self.run_dir).items():
             self.run.summary[f"checkpoint/{name}"] = str(path.resolve())
-            if self.options.get("upload_checkpoint"):
+            if self.options.get("upload_checkpoint") and status == "FINISHED":
                 import wandb
 
                 artifact = wandb.Artifact(f"{self.run.id}-{name}", type="model")
                 artifact.add_file(str(path))
                 self.run.log_artifact(artifact)
-        self.run.finish()
+        self.run.finish(exit_code=0 if status == "FINISHED" else 1)
 
 
 def _param_text(value: Any) -> str:

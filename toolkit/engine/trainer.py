@@ -287,7 +287,18 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict[str, float]:
-        """Run until ``max_iters`` (or early stop); returns the last validation metrics."""
+        """Run until ``max_iters`` (or early stop); returns the last validation metrics.
+
+        A run that ends by an exception or Ctrl-C still closes its logs, and an experiment tracker's run
+        is marked FAILED or KILLED instead of staying RUNNING.
+        """
+        try:
+            return self._train()
+        except BaseException as exc:
+            self.log.close(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            raise
+
+    def _train(self) -> dict[str, float]:
         tcfg = self.cfg.train
         accum = self.accum
         log_every = tcfg.get("log_interval", 20)
