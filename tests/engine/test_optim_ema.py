@@ -96,3 +96,31 @@ def test_ema_state_round_trip_goes_on_averaging_and_copies_integer_buffers():
     again.update(net)  # averaged (a resumed average is not copied over): 0.5 w + 0.5 (w + 2)
     assert torch.allclose(again.shadow["0.weight"], w + 1.0)
     assert again.shadow["1.num_batches_tracked"].item() == 2  # a count is copied, not averaged
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.type=adamm", "optim.type must be one of"),
+        ("+optim.momentun=0.9", "does not take ['momentun']"),
+        ("sched={'type': 'cosin'}", "sched.type must be onecycle, cosine, multistep or None, got 'cosin'"),
+        ("sched={'type': 'cosine', 'warmup': 5}", "sched: cosine does not take ['warmup']"),
+    ],
+)
+def test_optimiser_and_schedule_typos_stop_the_trainer_before_data(tmp_path, monkeypatch, override, message):
+    from pathlib import Path
+
+    from tasks.hsi.task import HSITask
+    from toolkit.config import load_config
+    from toolkit.engine import Trainer
+
+    def no_data(self, split):
+        raise AssertionError(f"the {split} data was built before the typo was reported")
+
+    monkeypatch.setattr(HSITask, "build_dataset", no_data)
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "tasks/hsi/hybridsn_tiny.py", [override])
+    with pytest.raises(ConfigError) as info:
+        Trainer(cfg, work_dir=tmp_path)
+    assert message in str(info.value)
+    assert not list(tmp_path.iterdir())  # nothing written

@@ -17,7 +17,7 @@ from torch import nn
 
 from toolkit.errors import ConfigError
 
-__all__ = ["build_optimizer", "build_scheduler"]
+__all__ = ["build_optimizer", "build_scheduler", "check_optimizer", "check_scheduler"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -27,8 +27,17 @@ _OPTIMIZERS = {
 }
 
 
-def build_optimizer(spec: dict, model: nn.Module) -> torch.optim.Optimizer:
-    """Build the optimiser over the model's trainable parameters."""
+# the options each schedule takes (besides ``type``)
+_SCHEDULES = {
+    "onecycle": ("max_lr", "pct_start", "div_factor", "final_div_factor", "anneal_strategy", "three_phase"),
+    "cosine": ("eta_min", "warmup_iters"),
+    "multistep": ("milestones", "milestone_epochs", "gamma"),
+}
+
+
+def check_optimizer(spec: dict) -> tuple[str, type, dict]:
+    """The optimiser's name, class and options, or a ConfigError naming the key; needs no model, so the
+    Trainer calls it before any data is read."""
     spec = dict(spec)
     name = spec.pop("type", None)
     if name not in _OPTIMIZERS:
@@ -38,11 +47,31 @@ def build_optimizer(spec: dict, model: nn.Module) -> torch.optim.Optimizer:
     unknown = [k for k in spec if k not in sig.parameters]
     if unknown:
         raise ConfigError(f"optim: {name} does not take {unknown}. Signature: {cls.__name__}{sig}")
-    if "betas" in spec:
-        spec["betas"] = tuple(spec["betas"])
     lr = spec.get("lr", 0.0)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0:
         raise ConfigError(f"optim.lr={lr!r}: the learning rate must be >= 0")
+    return name, cls, spec
+
+
+def check_scheduler(spec: Any) -> tuple[str, dict] | None:
+    """The schedule's name and options (None for a constant lr), or a ConfigError naming the key."""
+    if spec is None or (isinstance(spec, dict) and spec.get("type") in (None, "none", "constant")):
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"sched must be a dict(type=...) or None, got {spec!r}")
+    spec = dict(spec)
+    name = spec.pop("type")
+    if name not in _SCHEDULES:
+        raise ConfigError(f"sched.type must be onecycle, cosine, multistep or None, got {name!r}")
+    _only(spec, _SCHEDULES[name], name)
+    return name, spec
+
+
+def build_optimizer(spec: dict, model: nn.Module) -> torch.optim.Optimizer:
+    """Build the optimiser over the model's trainable parameters."""
+    name, cls, spec = check_optimizer(spec)
+    if "betas" in spec:
+        spec["betas"] = tuple(spec["betas"])
     params = [p for p in model.parameters() if p.requires_grad]
     try:
         return cls(params, **spec)
@@ -54,10 +83,10 @@ def build_scheduler(
     spec: Any, optimizer: torch.optim.Optimizer, *, total_iters: int, iters_per_epoch: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """Build a per-iteration schedule over ``total_iters`` optimiser steps (``None`` = constant lr)."""
-    if spec is None or (isinstance(spec, dict) and spec.get("type") in (None, "none", "constant")):
+    checked = check_scheduler(spec)
+    if checked is None:
         return None
-    spec = dict(spec)
-    name = spec.pop("type")
+    name, spec = checked
     base_lr = optimizer.param_groups[0]["lr"]
     if name == "onecycle":
         max_lr = spec.pop("max_lr", None) or base_lr
@@ -91,7 +120,7 @@ def build_scheduler(
         return torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=list(milestones), gamma=opts.get("gamma", 0.1)
         )
-    raise ConfigError(f"sched.type must be onecycle, cosine, multistep or None, got {name!r}")
+    raise AssertionError(f"schedule {name!r} is in _SCHEDULES but not built")  # check_scheduler let it through
 
 
 def _only(spec: dict, allowed: tuple[str, ...], name: str) -> dict:

@@ -40,7 +40,7 @@ from toolkit.engine.ema import EMA
 from toolkit.engine.evaluate import evaluate
 from toolkit.engine.fs import check_writable, write_failed
 from toolkit.engine.loader import eval_loader, to_device, train_loader
-from toolkit.engine.optim import build_optimizer, build_scheduler
+from toolkit.engine.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
 from toolkit.engine.progress import Progress
 from toolkit.engine.resume import check_resumable, resolve_resume
 from toolkit.engine.runlog import RunLog, new_run_dir
@@ -194,6 +194,8 @@ class Trainer:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
             raise ConfigError(f"train.log_seconds must be a positive number of seconds, got {seconds!r}")
         check_trackers(self.cfg.get("log"))  # an enabled tracker that is not installed stops the run now
+        check_optimizer(self.cfg.optim)  # a mistyped optimiser or schedule stops the run before data is read
+        check_scheduler(self.cfg.get("sched"))
         amp = self.cfg.train.get("amp")
         if amp not in (None, "bf16", "fp16", "auto"):
             raise ConfigError(f"train.amp must be 'bf16', 'fp16', 'auto' or None, got {amp!r}")
