@@ -31,6 +31,6 @@ loss = [dict(type="deep_supervision", loss=dict(type="soft_iou"), weight=1.0)]
 metrics = ["miou", "niou", "pd_fa", "pd_fa_dnanet_legacy", "pixel_roc", "pd_fa_curve"]
 optim = dict(type="adam", lr=5e-3, weight_decay=0.0)
 sched = dict(type="cosine", eta_min=1e-4, warmup_iters=20)
-# bf16 where the CPU or GPU computes it natively: equal accuracy, 1.55x end to end (docs/benchmarks.md)
+# bf16 where the CPU or GPU computes it natively: equal accuracy, 1.54x end to end (docs/benchmarks.md)
 train = dict(batch_size=8, max_iters=400, val_interval=200, log_interval=50, num_workers=0, amp="auto")
 eval = dict(batch_size=1, num_workers=0, vis_items=4)  # threshold, report_items: configs/_base_/datasets/sirst.py

@@ -105,6 +105,7 @@ def test_ema_state_round_trip_goes_on_averaging_and_copies_integer_buffers():
         ("+optim.momentun=0.9", "does not take ['momentun']"),
         ("sched={'type': 'cosin'}", "sched.type must be onecycle, cosine, multistep or None, got 'cosin'"),
         ("sched={'type': 'cosine', 'warmup': 5}", "sched: cosine does not take ['warmup']"),
+        ("sched={'type': 'multistep'}", "sched: multistep needs milestones (iterations) or milestone_epochs"),
     ],
 )
 def test_optimiser_and_schedule_typos_stop_the_trainer_before_data(tmp_path, monkeypatch, override, message):

@@ -118,6 +118,38 @@ def test_runlog_forwards_params_records_and_the_end(tmp_path, monkeypatch):
     assert recorder.finished == ["FINISHED"]  # a second close ends nothing twice
 
 
+class _Unreachable(_Recorder):
+    def finish(self, status="FINISHED"):
+        raise ConnectionError("tracking server unreachable")
+
+
+def test_one_failing_tracker_does_not_keep_the_others_running(tmp_path, monkeypatch):
+    first, second = _Unreachable(), _Recorder()
+    monkeypatch.setattr(runlog_module, "open_trackers", lambda cfg, run_dir, info: [first, second])
+    monkeypatch.setattr(runlog_module, "environment_report", lambda: "")
+    log = RunLog(tmp_path, tensorboard=False)
+    log.write_setup(load_config(TOY), ["train.py"])
+    with pytest.raises(ConnectionError):
+        log.close()
+    assert second.finished == ["FINISHED"]
+
+
+def test_the_run_error_survives_a_tracker_that_fails_to_close(tmp_path, monkeypatch, capsys):
+    from toolkit.engine import Trainer
+
+    monkeypatch.setattr(runlog_module, "open_trackers", lambda cfg, run_dir, info: [_Unreachable()])
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    trainer = Trainer(load_config(TOY, ["device='cpu'"]), work_dir=tmp_path)
+
+    def step(batches):
+        raise RuntimeError("the run's own error")
+
+    trainer.step = step
+    with pytest.raises(RuntimeError, match="the run's own error"):
+        trainer.train()
+    assert "closing the run's logs failed too: tracking server unreachable" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("error", "status"), [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
 def test_a_crashed_or_interrupted_run_ends_its_tracker_run_with_that_status(tmp_path, monkeypatch, error, status):
     from toolkit.engine import Trainer

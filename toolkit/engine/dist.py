@@ -103,7 +103,10 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
 def native_bf16(device: torch.device) -> str | None:
     """What computes bfloat16 natively on ``device`` (e.g. ``'AVX512-BF16'``), or None where it is emulated."""
     if device.type == "cuda":
-        return "CUDA bf16" if torch.cuda.is_bf16_supported() else None
+        # NOTE: not torch.cuda.is_bf16_supported(): by default it also counts GPUs that only emulate bf16
+        # (compute capability < 8: V100, T4), where bf16 is slower than fp32
+        major = torch.cuda.get_device_properties(device).major
+        return f"CUDA bf16 (compute capability {major}.x)" if major >= 8 else None
     if device.type == "cpu":
         # NOTE: torch.cpu's capability probes are private (no public API says "bf16 is native"); a torch
         # without them counts as emulated, which only turns 'auto' off.

@@ -63,7 +63,9 @@ def check_scheduler(spec: Any) -> tuple[str, dict] | None:
     name = spec.pop("type")
     if name not in _SCHEDULES:
         raise ConfigError(f"sched.type must be onecycle, cosine, multistep or None, got {name!r}")
-    _only(spec, _SCHEDULES[name], name)
+    opts = _only(spec, _SCHEDULES[name], name)
+    if name == "multistep" and opts.get("milestones") is None and opts.get("milestone_epochs") is None:
+        raise ConfigError("sched: multistep needs milestones (iterations) or milestone_epochs")
     return name, spec
 
 
@@ -94,10 +96,10 @@ def build_scheduler(
             optimizer,
             max_lr=max_lr,
             total_steps=max(total_iters, 2),
-            **_only(spec, ("pct_start", "div_factor", "final_div_factor", "anneal_strategy", "three_phase"), name),
+            **_only(spec, _SCHEDULES[name][1:], name),  # the options after max_lr
         )
     if name == "cosine":
-        opts = _only(spec, ("eta_min", "warmup_iters"), name)
+        opts = _only(spec, _SCHEDULES[name], name)
         eta_min, warmup = float(opts.get("eta_min", 0.0)), int(opts.get("warmup_iters", 0))
         floor = eta_min / base_lr if base_lr > 0 else 0.0
         decay = max(total_iters - warmup, 1)
@@ -110,13 +112,10 @@ def build_scheduler(
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if name == "multistep":
-        opts = _only(spec, ("milestones", "milestone_epochs", "gamma"), name)
+        opts = _only(spec, _SCHEDULES[name], name)
         milestones = opts.get("milestones")
-        if milestones is None:
-            epochs = opts.get("milestone_epochs")
-            if epochs is None:
-                raise ConfigError("sched: multistep needs milestones (iterations) or milestone_epochs")
-            milestones = [int(e * iters_per_epoch) for e in epochs]
+        if milestones is None:  # check_scheduler made sure one of the two is given
+            milestones = [int(e * iters_per_epoch) for e in opts["milestone_epochs"]]
         return torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=list(milestones), gamma=opts.get("gamma", 0.1)
         )

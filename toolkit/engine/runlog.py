@@ -208,12 +208,18 @@ class RunLog:
         """Flush TensorBoard; end the trackers' runs (``status`` FINISHED, FAILED or KILLED) with the
         checkpoints' paths as tags. A second call does nothing."""
         trackers, self._trackers = self._trackers, []
-        for tracker in trackers:
-            tracker.finish(status)
+        errors = []
+        for tracker in trackers:  # every tracker is ended even when one of them fails
+            try:
+                tracker.finish(status)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others and TensorBoard
+                errors.append(exc)
         if self._tb is not None:
             self._tb.flush()
             self._tb.close()
             self._tb = None
+        if errors:
+            raise errors[0]
 
 
 def _print(line: str) -> None:

@@ -292,12 +292,16 @@ class Trainer:
         """Run until ``max_iters`` (or early stop); returns the last validation metrics.
 
         A run that ends by an exception or Ctrl-C still closes its logs, and an experiment tracker's run
-        is marked FAILED or KILLED instead of staying RUNNING.
+        is marked FAILED or KILLED instead of staying RUNNING. (A SIGTERM that Python does not turn into an
+        exception ends the process without this; the tracker's run then stays RUNNING.)
         """
         try:
             return self._train()
         except BaseException as exc:
-            self.log.close(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            try:  # a tracker that cannot be reached must not replace the error that ended the run
+                self.log.close(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            except Exception as close_exc:  # noqa: BLE001 - reported, then the run's own error goes on
+                print(f"warning: closing the run's logs failed too: {close_exc}", file=sys.stderr, flush=True)
             raise
 
     def _train(self) -> dict[str, float]:

@@ -149,7 +149,7 @@ class ACM(nn.Module):
         hidden = c1 // 4
         self.head = nn.Sequential(ConvNormAct(c1, hidden, 3), nn.Dropout(0.1), nn.Conv2d(hidden, num_classes, 1))
         if bn_momentum is not None:
-            if not 0 < bn_momentum <= 1:
+            if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, (int, float)) or not 0 < bn_momentum <= 1:
                 raise ConfigError(f"model.bn_momentum must be in (0, 1] or None, got {bn_momentum!r}")
             for name, module in self.named_modules():
                 outside_blocks = name.startswith(("stem", "fuse", "head")) or ".shortcut." in name

@@ -49,8 +49,9 @@ def test_acm_bn_momentum_reaches_the_toolbox_set_of_batchnorms():
     x = torch.rand(2, 1, 32, 32) + 5.0
     model.train()(x)
     assert torch.allclose(stem_bn.running_mean, 0.9 * x.mean(), atol=1e-5)
-    with pytest.raises(ConfigError, match="bn_momentum"):
-        ACM(in_channels=1, bn_momentum=1.5)
+    for bad in (1.5, 0, True, "0.9"):
+        with pytest.raises(ConfigError, match="bn_momentum"):
+            ACM(in_channels=1, bn_momentum=bad)
 
 
 def test_unet_shipped_config_size():

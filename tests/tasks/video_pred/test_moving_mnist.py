@@ -150,3 +150,21 @@ def test_real_mnist_clips_identical_to_the_recorded_generator(shared_dir):
         drawn = torch.cat([item["input"], item["target"]])[:, 0].numpy()
         assert np.array_equal(drawn, clip.astype(np.float32) / np.float32(255))
     assert h.hexdigest() == "fdd98e054fe6832dca075e3f30ac6d595342f568e53200ba9eceff69943c8381"
+
+
+def test_seeds_outside_uint32_keep_their_old_meaning():
+    # small seeds go to SeedSequence as a uint32 array (faster), which must be the stream the ints give
+    for words in ([0, 0, 0], [2, 0, 7], [2_000_006, 3, 9_999], [2**32 - 1, 1, 2**31]):
+        as_array = np.random.default_rng(np.array(words, dtype=np.uint32)).random(4)
+        assert np.array_equal(as_array, np.random.default_rng(words).random(4))
+    big = MovingMNIST("train", num_clips=2, seed=2**32 + 5)  # beyond uint32: passed as ints, as before
+    assert big.generate(1).any() and np.array_equal(big.generate(1), big.generate(1))
+    with pytest.raises(ValueError):  # SeedSequence refuses negative entropy; it is not wrapped to 2**32 - 1
+        MovingMNIST("train", num_clips=2, seed=-1_000_003 * 5).generate(0)
+
+
+def test_float_clip_is_the_uint8_clip_divided_by_255_for_any_dtype_spelling():
+    ds = MovingMNIST("train", num_clips=3)
+    clip = ds.generate(2)
+    for dtype in (np.float32, "float32", np.dtype("float32")):
+        assert np.array_equal(ds.generate(2, dtype), clip.astype(np.float32) / np.float32(255))
