@@ -12,7 +12,8 @@ Each is used only when its package is installed and the config's ``log`` section
 the resolved config flattened to ``section.key`` parameters, every record of ``metrics.jsonl``
 (``train/loss``, ``val/psnr``, ... at its iteration, the scalars TensorBoard gets) and, at the end, the
 paths of ``best.pt`` / ``last.pt`` as tags (MLflow) or summary values (W&B). Checkpoints are uploaded
-only with ``upload_checkpoint=True``. Pictures stay in ``vis/`` and TensorBoard.
+only with ``upload_checkpoint=True`` and only by a run that finished; a run ended by an error or Ctrl-C is
+marked FAILED or KILLED (MLflow status, W&B exit code 1). Pictures stay in ``vis/`` and TensorBoard.
 
 - MLflow: ``tracking_uri=None`` is a SQLite store in the run folder (``sqlite:///<run>/mlflow.db``,
   artifacts in ``<run>/mlartifacts``); give ``'sqlite:///work_dirs/mlflow.db'`` to gather runs in one
