@@ -54,3 +54,19 @@ def test_cuda_counts_only_compute_capability_8_and_up(monkeypatch, major, native
     found = dist.native_bf16(torch.device("cuda", 0))
     assert (found is not None) == native
     assert dist.resolve_amp("auto", torch.device("cuda", 0))[0] == ("bf16" if native else None)
+
+
+@pytest.mark.parametrize(
+    ("threads", "load", "cores", "said"), [(2, 2.4, 2, True), (2, 0.9, 2, False), (1, 5.0, 2, False)]
+)
+def test_busy_cores_with_several_threads_are_said(monkeypatch, threads, load, cores, said):
+    import os
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    note = dist.thread_note(torch.device("cpu"))
+    assert (note is not None) == said
+    if said:
+        assert f"load average {load:.1f}" in note and "OMP_NUM_THREADS=1" in note
+    assert dist.thread_note(torch.device("cuda", 0)) is None

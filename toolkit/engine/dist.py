@@ -24,6 +24,7 @@ __all__ = [
     "resolve_device",
     "native_bf16",
     "resolve_amp",
+    "thread_note",
 ]
 
 
@@ -131,3 +132,22 @@ def resolve_amp(amp: str | None, device: torch.device) -> tuple[str | None, str 
     if amp == "bf16" and native is None:
         return amp, f"train.amp='bf16' on a {device.type} without native bf16: emulated, slower than fp32"
     return amp, None
+
+
+def thread_note(device: torch.device) -> str | None:
+    """A log line when torch's CPU threads will compete with other busy processes for the cores, else None.
+
+    torch starts one thread per core. When other processes already keep the cores busy (the 1-minute load
+    average is at least the core count less one), those threads wait for each other: measured here, a tiny
+    HybridSN run took 6 min 47 s with 2 threads on a loaded 2-core machine and 58 s with one.
+    """
+    if device.type != "cpu" or torch.get_num_threads() <= 1 or not hasattr(os, "getloadavg"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    load = os.getloadavg()[0]
+    if load < cores - 1 + 0.5:
+        return None
+    return (
+        f"the {cores} CPU core(s) are busy (load average {load:.1f}) and torch runs {torch.get_num_threads()} "
+        "threads, which then wait for each other; OMP_NUM_THREADS=1 is often several times faster here"
+    )

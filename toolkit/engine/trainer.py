@@ -314,8 +314,9 @@ class Trainer:
             f"task {self.cfg.task}, model {self.cfg.model.get('type')} ({n_params / 1e6:.3f}M parameters), "
             f"device {self.device}, world size {self.world}, amp {tcfg.get('amp')}"
         )
-        if self._amp_note:
-            self.log.info(self._amp_note)
+        for note in (self._amp_note, dist.thread_note(self.device)):
+            if note:
+                self.log.info(note)
         self.log.info(
             f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
             f"{self.max_iters} iterations"
