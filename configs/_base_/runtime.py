@@ -16,6 +16,7 @@ train = dict(
     amp=None,  # 'bf16' | 'fp16' | 'auto' (bf16 where the device computes it natively) | None; fp16 uses a GradScaler
     grad_clip=None,  # max global grad norm, or None
     accum_steps=1,
+    drop_last=True,  # False also trains each epoch's last, incomplete batch (never a batch of one sample)
     early_stop=None,  # dict(patience=N): stop after N validations without improvement
     ema=None,  # dict(decay=0.999): evaluate and save an exponential moving average of the weights
     channels_last=False,

@@ -31,7 +31,8 @@ model = dict(bn_momentum=0.9)
 optim = dict(type="adam", lr=5e-4, weight_decay=0.0)
 sched = dict(type="multistep", milestones=None, milestone_epochs=[200, 300], gamma=0.1)
 # NOTE: 213 images at batch 16 give 13 full batches per epoch here (the incomplete last batch is dropped);
-# the toolbox also trains on the last batch of 5 (it skips only batches of one), 14 steps per epoch.
+# the toolbox also trains on the last batch of 5 (it skips only batches of one), 14 steps per epoch:
+# --set train.drop_last=False does that. The runs in docs/results.md dropped it (kept so for their resumes).
 # val_interval: the toolbox tests every 50 epochs (13 iterations each here).
 train = dict(batch_size=16, max_epochs=400, num_workers=2, val_interval=650)
 eval = dict(batch_size=1, num_workers=1, vis_items=4)  # threshold 0.5, report_items: the base dataset config

@@ -11,7 +11,7 @@ import torch
 from toolkit.config import load_config
 from toolkit.engine import Trainer, TrainingDiverged, load_for_eval
 from toolkit.engine.checkpoint import load_checkpoint, save_checkpoint
-from toolkit.errors import CheckpointError, DeviceError
+from toolkit.errors import CheckpointError, ConfigError, DeviceError
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
@@ -233,3 +233,52 @@ def test_trainer_saves_the_resolved_setting(tmp_path, monkeypatch):
     monkeypatch.setattr(dist, "native_bf16", lambda device: None)
     trainer = Trainer(tiny_cfg("train.max_iters=1", "train.amp=auto"), work_dir=tmp_path)
     assert trainer.cfg.train.amp is None and trainer.amp_dtype is None
+
+
+def test_drop_last_false_trains_the_incomplete_batch_and_resumes_exactly(tmp_path):
+    # 30 clips at batch 4: 7 full batches and one of 2 per epoch; 12 iterations cross the partial batch
+    sets = ["data.splits.train.num_clips=30", "train.drop_last=False", "train.max_iters=12", "train.val_interval=4"]
+    straight = Trainer(tiny_cfg(*sets), work_dir=tmp_path / "a")
+    assert straight.batches_per_epoch == 8 and straight.iters_per_epoch == 8
+    sizes = []
+    step = straight.task.train_step
+
+    def record(model, batch, loss_fn):
+        sizes.append(len(batch["input"]))
+        return step(model, batch, loss_fn)
+
+    straight.task.train_step = record
+    straight.train()
+    assert sizes == [4] * 7 + [2] + [4] * 4
+    expected = weights(straight.model)
+
+    interrupted = Trainer(tiny_cfg(*sets), work_dir=tmp_path / "b")
+    calls = {"n": 0}
+    step_b = interrupted.task.train_step
+
+    def stop_after_five(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return step_b(*args, **kwargs)
+
+    interrupted.task.train_step = stop_after_five
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train()
+    resumed = Trainer(tiny_cfg(*sets), work_dir=tmp_path / "b", resume="auto")
+    assert resumed.iter == 4
+    resumed.train()
+    got = weights(resumed.model)
+    for key in expected:
+        assert torch.equal(got[key], expected[key]), key
+
+    # one sample left over is still dropped (train-mode BatchNorm cannot normalise one pooled value)
+    assert (
+        Trainer(
+            tiny_cfg("data.splits.train.num_clips=29", "train.drop_last=False"), work_dir=tmp_path / "c"
+        ).batches_per_epoch
+        == 7
+    )
+    assert Trainer(tiny_cfg("data.splits.train.num_clips=30"), work_dir=tmp_path / "d").batches_per_epoch == 7
+    with pytest.raises(ConfigError, match="train.drop_last"):  # the override check, before the Trainer's own
+        Trainer(tiny_cfg("train.drop_last=1"), work_dir=tmp_path / "e")

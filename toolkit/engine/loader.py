@@ -97,19 +97,29 @@ def train_loader(
     tcfg, seed = cfg.train, cfg.get("seed", 0)
     order = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
     order.set_epoch(epoch)
+    batch_size = tcfg.get("batch_size", 1)
     return DataLoader(
         _SeededSamples(dataset),
-        batch_size=tcfg.get("batch_size", 1),
+        batch_size=batch_size,
         sampler=_SeededSampler(order, skip, seed, epoch, rank),
         num_workers=tcfg.get("num_workers", 0),
         collate_fn=collate_fn,
         pin_memory=bool(tcfg.get("pin_memory")) and torch.cuda.is_available(),
-        drop_last=True,
+        drop_last=not keeps_partial_batch(len(order), batch_size, tcfg.get("drop_last", True)),
         # its own generator: creating the iterator draws a seed, which must not come from (and shift) the
         # global stream a resumed run restores; samples themselves are seeded by _SeededSamples
         generator=torch.Generator().manual_seed(seed * 1000 + epoch),
         persistent_workers=False,  # datasets that change per epoch (set_epoch) need fresh workers
     )
+
+
+def keeps_partial_batch(samples: int, batch_size: int, drop_last: bool) -> bool:
+    """Whether an epoch of ``samples`` (per process) ends with a trained, incomplete batch.
+
+    Only with ``train.drop_last=False``, and never a batch of one sample: train-mode BatchNorm over a pooled
+    1 x 1 feature cannot normalise a single value (BasicIRSTD's training skips such a batch too).
+    """
+    return not drop_last and samples % batch_size >= 2
 
 
 def eval_loader(

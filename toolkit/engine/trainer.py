@@ -39,7 +39,7 @@ from toolkit.engine.dist import resolve_device
 from toolkit.engine.ema import EMA
 from toolkit.engine.evaluate import evaluate
 from toolkit.engine.fs import check_writable, write_failed
-from toolkit.engine.loader import eval_loader, to_device, train_loader
+from toolkit.engine.loader import eval_loader, keeps_partial_batch, to_device, train_loader
 from toolkit.engine.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
 from toolkit.engine.progress import Progress
 from toolkit.engine.resume import check_resumable, resolve_resume
@@ -194,6 +194,8 @@ class Trainer:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
             raise ConfigError(f"train.log_seconds must be a positive number of seconds, got {seconds!r}")
         check_trackers(self.cfg.get("log"))  # an enabled tracker that is not installed stops the run now
+        if not isinstance(self.cfg.train.get("drop_last", True), bool):
+            raise ConfigError(f"train.drop_last must be True or False, got {self.cfg.train.get('drop_last')!r}")
         check_optimizer(self.cfg.optim)  # a mistyped optimiser or schedule stops the run before data is read
         check_scheduler(self.cfg.get("sched"))
         amp = self.cfg.train.get("amp")
@@ -232,13 +234,14 @@ class Trainer:
 
     def _train_batches_per_epoch(self) -> int:
         n = len(self.train_set) // self.world
-        batches = n // self.cfg.train.batch_size
+        batch_size = self.cfg.train.batch_size
+        batches = n // batch_size
         if batches == 0:
             raise ConfigError(
                 f"the training split has {len(self.train_set)} samples, fewer than one batch of "
-                f"train.batch_size={self.cfg.train.batch_size} per process"
+                f"train.batch_size={batch_size} per process"
             )
-        return batches
+        return batches + keeps_partial_batch(n, batch_size, self.cfg.train.get("drop_last", True))
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict[str, Any]:
