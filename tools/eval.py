@@ -218,7 +218,7 @@ def main() -> int:
         print(task.format_results(ev.results, ev.metrics))
         print(coverage)
         print(f"wrote {out / 'metrics.json'} and pictures to {out}/")
-    dist.cleanup()
+    dist.cleanup(finished=True)
     return 0
 
 

@@ -70,10 +70,12 @@ def main() -> int:
         load_partial=args.load_partial,
         argv=sys.argv,
     )
+    finished = False
     try:
         trainer.train()
+        finished = True
     finally:
-        dist.cleanup()
+        dist.cleanup(finished)
     return 0
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     trainer.train()
     if trainer.rank == 0:
         torch.save({"weights": trainer.model.state_dict(), "allreduces": calls["n"], "iters": trainer.iter}, out)
-    dist.cleanup()
+    dist.cleanup(finished=True)
 
 
 if __name__ == "__main__":

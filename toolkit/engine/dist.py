@@ -77,8 +77,14 @@ def all_reduce_mean(value: float, device: torch.device) -> float:
     return (t / get_world_size()).item()
 
 
-def cleanup() -> None:
+def cleanup(finished: bool = False) -> None:
+    """Tear the process group down. ``finished=True`` (every rank got to the end) first waits for all ranks:
+    a rank that tears down while another still exits its collectives can abort in gloo's threads
+    ("terminate called without an active exception"). On an error path no barrier is entered, since the
+    other ranks may never arrive."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
