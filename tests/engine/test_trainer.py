@@ -44,24 +44,29 @@ def weights(model) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+def interrupt_after(trainer: Trainer, steps: int) -> None:
+    """Train until ``steps`` training steps have run, then stop as a Ctrl-C would."""
+    calls = {"n": 0}
+    step = trainer.task.train_step
+
+    def stop_after(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > steps:
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    trainer.task.train_step = stop_after
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+
+
 def test_resume_equals_uninterrupted_run(tmp_path):
     straight = Trainer(tiny_cfg(), work_dir=tmp_path / "a")
     straight.train()
     expected = weights(straight.model)
 
     interrupted = Trainer(tiny_cfg(), work_dir=tmp_path / "b")
-    calls = {"n": 0}
-    step = interrupted.task.train_step
-
-    def stop_after_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise KeyboardInterrupt
-        return step(*args, **kwargs)
-
-    interrupted.task.train_step = stop_after_two
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.train()
+    interrupt_after(interrupted, 2)
     assert load_checkpoint(interrupted.run_dir / "checkpoints" / "last.pt")["iter"] == 2
 
     resumed = Trainer(tiny_cfg(), work_dir=tmp_path / "b", resume="auto")
@@ -253,18 +258,7 @@ def test_drop_last_false_trains_the_incomplete_batch_and_resumes_exactly(tmp_pat
     expected = weights(straight.model)
 
     interrupted = Trainer(tiny_cfg(*sets), work_dir=tmp_path / "b")
-    calls = {"n": 0}
-    step_b = interrupted.task.train_step
-
-    def stop_after_five(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 5:
-            raise KeyboardInterrupt
-        return step_b(*args, **kwargs)
-
-    interrupted.task.train_step = stop_after_five
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.train()
+    interrupt_after(interrupted, 5)
     resumed = Trainer(tiny_cfg(*sets), work_dir=tmp_path / "b", resume="auto")
     assert resumed.iter == 4
     resumed.train()

@@ -51,7 +51,7 @@ def test_resume_with_batch_aug_equals_uninterrupted_run(tmp_path):
     import sys
 
     sys.path.insert(0, str(ROOT / "tests" / "engine"))
-    from test_trainer import tiny_cfg, weights
+    from test_trainer import interrupt_after, tiny_cfg, weights
 
     from toolkit.engine import Trainer
 
@@ -59,17 +59,7 @@ def test_resume_with_batch_aug_equals_uninterrupted_run(tmp_path):
     straight.train()
     expected = weights(straight.model)
     interrupted = Trainer(tiny_cfg(AUG), work_dir=tmp_path / "b")
-    step, calls = interrupted.task.train_step, {"n": 0}
-
-    def stop_after_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise KeyboardInterrupt
-        return step(*args, **kwargs)
-
-    interrupted.task.train_step = stop_after_two
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.train()
+    interrupt_after(interrupted, 2)
     resumed = Trainer(tiny_cfg(AUG), work_dir=tmp_path / "b", resume="auto")
     assert resumed.iter == 2 and resumed.task.batch_aug.step == 2
     resumed.train()
