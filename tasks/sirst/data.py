@@ -196,6 +196,11 @@ class SIRSTDataset(Dataset):
         flip: random horizontal / vertical flips and transpose.
         target_crop_prob: probability that a training crop contains a target.
         blur_prob: probability of a Gaussian blur of the training image (not the mask).
+        pad_fill: what pads a training image smaller than ``crop_size``: ``'zero'`` (black in pixel units,
+            as DNANet's and ACM's own pipelines) or ``'mean'`` (the normalisation mean, so 0 after
+            normalisation, as BasicIRSTD pads normalised images; evaluation pads so too).
+        pad_position: ``'center'`` or ``'bottom_right'`` (DNANet and BasicIRSTD pad bottom and right).
+        flip_after_crop: flip and transpose the crop (BasicIRSTD) instead of the image before padding.
         eval_size: ``None`` evaluates at original size; an int resizes image (bilinear) and mask
             (nearest) to ``eval_size x eval_size`` (256 as DNANet, 512 as ACM).
         seed: base seed of the augmentation stream.
@@ -221,6 +226,9 @@ class SIRSTDataset(Dataset):
         flip: bool = True,
         target_crop_prob: float = 0.0,
         blur_prob: float = 0.0,
+        pad_fill: str = "zero",
+        pad_position: str = "center",
+        flip_after_crop: bool = False,
         eval_size: int | None = None,
         seed: int = 0,
     ):
@@ -231,17 +239,48 @@ class SIRSTDataset(Dataset):
             raise DataError(f"data.color must be 'grey' or 'rgb', got {color!r}")
         if size_mismatch not in ("resize", "skip", "error"):
             raise DataError(f"data.size_mismatch must be 'resize', 'skip' or 'error', got {size_mismatch!r}")
+        if pad_fill not in ("zero", "mean"):
+            raise DataError(f"data.pad_fill must be 'zero' or 'mean', got {pad_fill!r}")
+        if pad_position not in _PAD_POSITIONS:
+            raise DataError(f"data.pad_position must be 'center' or 'bottom_right', got {pad_position!r}")
+        if flip_after_crop and not flip:
+            raise DataError("data.flip_after_crop=True has no effect with data.flip=False; set one of them")
         self.split, self.train, self.color = split, train, color
+        self.pad_fill = pad_fill
+        self._aug = None
         self.norm = norm or Normalisation([0.5] * (1 if color == "grey" else 3), [0.25] * (1 if color == "grey" else 3))
         self.size_mismatch = size_mismatch
         self.crop_size, self.eval_size = crop_size, eval_size
         self.samples = self._index(layout, split_file, image_dir, mask_dir, mask_suffix)
-        self._aug = (
-            _build_augmentation(crop_size, base_size, scale_range, flip, target_crop_prob, blur_prob, seed)
-            if train
-            else None
-        )
+        if train:
+            self._aug = _build_augmentation(
+                crop_size,
+                base_size,
+                scale_range,
+                flip,
+                target_crop_prob,
+                blur_prob,
+                seed,
+                pad_position,
+                flip_after_crop,
+            )
+            self.norm = self.norm  # sets the padding value of pad_fill='mean'
         self._seed = seed
+
+    @property
+    def norm(self) -> Normalisation:
+        """The normalisation of the inputs; setting it also sets the training padding of ``pad_fill='mean'``."""
+        return self._norm
+
+    @norm.setter
+    def norm(self, value: Normalisation) -> None:
+        self._norm = value
+        if self._aug is not None and self.pad_fill == "mean":
+            # the same float32 product Normalisation.apply subtracts, so padded pixels normalise to exactly 0
+            fill = (np.asarray(value.mean, dtype=np.float32) * 255.0).tolist()
+            for node in _walk(self._aug):
+                if isinstance(node, _pad_type()):
+                    node.fill = fill[0] if len(fill) == 1 else tuple(fill)
 
     # ------------------------------------------------------------------ indexing
     def _index(self, layout: str, split_file: str | None, image_dir: str, mask_dir: str, suffix: str) -> list[dict]:
@@ -343,16 +382,32 @@ def _resize_bilinear(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack(chans, axis=2)
 
 
-def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, seed):
+_PAD_POSITIONS = {"center": "center", "bottom_right": "top_left"}  # ours -> albumentations' (where the image stays)
+
+
+def _pad_type() -> type:
+    import albumentations as A
+
+    return A.PadIfNeeded
+
+
+def _walk(node: Any):
+    yield node
+    for child in getattr(node, "transforms", None) or []:
+        yield from _walk(child)
+
+
+def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, seed, pad_position, flip_after_crop):
     import albumentations as A
 
     ops: list = []
-    if flip:
-        ops += [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.Transpose(p=0.5)]
+    flips = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.Transpose(p=0.5)] if flip else []
+    if not flip_after_crop:
+        ops += flips
     if scale_range is not None:
         lo, hi = int(round(base * scale_range[0])), int(round(base * scale_range[1]))
         ops.append(A.SmallestMaxSize(max_size=list(range(lo, hi + 1)), p=1.0))  # mask: nearest
-    ops.append(A.PadIfNeeded(crop, crop, border_mode=0, fill=0, fill_mask=0))
+    ops.append(A.PadIfNeeded(crop, crop, position=_PAD_POSITIONS[pad_position], border_mode=0, fill=0, fill_mask=0))
     if target_prob >= 1:
         ops.append(A.CropNonEmptyMaskIfExists(crop, crop))
     elif target_prob <= 0:
@@ -364,6 +419,8 @@ def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, s
                 p=1.0,
             )
         )
+    if flip_after_crop:
+        ops += flips
     if blur_prob > 0:
         ops.append(A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.1, 1.0), p=blur_prob))  # image only
     return reseed(A.Compose(ops), seed)

@@ -26,6 +26,11 @@ data = dict(
     flip=True,  # random horizontal / vertical flips and transpose
     target_crop_prob=0.0,  # probability that a training crop contains a target
     blur_prob=0.0,  # probability of a Gaussian blur of the training image (not the mask)
+    # a training image smaller than crop_size is padded with 'zero' (black pixels) or 'mean' (the normalisation
+    # mean: 0 after normalisation, as evaluation pads); at 'center' or 'bottom_right'
+    pad_fill="zero",
+    pad_position="center",  # NOTE: DNANet's and BasicIRSTD's own pipelines pad bottom and right
+    flip_after_crop=False,  # True: flip / transpose the crop (BasicIRSTD) instead of the image before padding
     eval_size=None,  # None = original resolution; 256 (DNANet protocol) or 512 (ACM protocol)
     pad_multiple=32,  # evaluation at original size: zero-pad to this multiple, crop the output back
 )

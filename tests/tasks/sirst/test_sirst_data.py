@@ -193,6 +193,54 @@ def test_augmentation_moves_image_and_mask_together(tmp_path):
     assert not torch.equal(first, scaled[0]["input"])  # and a new draw for the next sample
 
 
+def test_padding_fill_position_and_flip_order(tmp_path):
+    """A 70 x 90 image in a 96 crop: 'mean' pads with exactly 0 after normalisation, 'zero' with black;
+    'bottom_right' keeps the image at the top left; flips after the crop move the padding too."""
+    root = _blob_dataset(tmp_path)
+    norm = Normalisation([0.3], [0.2])
+    black = (0.0 - np.float32(0.3) * 255) / (np.float32(0.2) * 255)
+    raw = np.asarray(Image.open(root / "images" / "x0.png"), np.float32)
+    want = torch.from_numpy(norm.apply(raw[..., None])[..., 0])
+    kw = dict(train=True, crop_size=96, scale_range=None, seed=3)
+    for fill, value in (("mean", 0.0), ("zero", black)):
+        ds = SIRSTDataset(root, "train", flip=False, norm=norm, pad_fill=fill, pad_position="bottom_right", **kw)
+        x = ds[0]["input"][0]
+        assert torch.equal(x[:70, :90], want)  # the image stays at the top left, untouched
+        assert torch.all(x[70:] == value) and torch.all(x[:, 90:] == value)
+    centred = SIRSTDataset(root, "train", flip=False, norm=norm, pad_fill="mean", **kw)[0]["input"][0]
+    assert torch.equal(centred[13:83, 3:93], want) and torch.all(centred[:13] == 0)
+
+    # sirst_dataset sets the normalisation after building the split: the padding value follows it
+    late = SIRSTDataset(root, "train", flip=False, pad_fill="mean", pad_position="bottom_right", **kw)
+    late.norm = norm
+    assert torch.all(late[0]["input"][0, 70:] == 0)
+
+    # flipped before padding, the padding stays bottom and right; flipped after the crop it moves
+    corners = {False: set(), True: set()}
+    for after in (False, True):
+        ds = SIRSTDataset(
+            root, "train", norm=norm, pad_fill="mean", pad_position="bottom_right", flip_after_crop=after, **kw
+        )
+        torch.manual_seed(0)
+        for _ in range(24):
+            x = ds[0]["input"][0]
+            corners[after].add((bool(torch.all(x[0] == 0)), bool(torch.all(x[:, 0] == 0))))
+    assert corners[False] == {(False, False)} and (True, True) in corners[True]
+
+
+@pytest.mark.parametrize(
+    "kw, key",
+    [
+        ({"pad_fill": "grey"}, "data.pad_fill"),
+        ({"pad_position": "top"}, "data.pad_position"),
+        ({"flip": False, "flip_after_crop": True}, "data.flip_after_crop"),
+    ],
+)
+def test_padding_options_are_checked(tmp_path, kw, key):
+    with pytest.raises(DataError, match=key):
+        SIRSTDataset(_blob_dataset(tmp_path), "train", train=True, **kw)
+
+
 def test_eval_protocols_and_collate(tmp_path):
     root = _blob_dataset(tmp_path)
     ds = SIRSTDataset(root, "test")
