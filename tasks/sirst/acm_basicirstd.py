@@ -4,7 +4,11 @@ statistics, random 256 x 256 crops of the normalised image (padded bottom and ri
 when an image is smaller) then flips and transpose, batch 16 (the last batch of 5 too), Adam lr 5e-4, steps
 x0.1 at epochs 200 and 300 of 400, soft-IoU loss, seed 42. Evaluation at original
 resolution (zero-padded to a multiple of 32), threshold 0.5 on the probability; the toolbox reports the
-model after the last epoch (its ACM row on NUAA-SIRST: IoU 69.44, Pd 92.02, Fa 22.71e-6).
+model after the last epoch (its ACM row on NUAA-SIRST: IoU 69.44, Pd 92.02, Fa 22.71e-6; trained here, seeds 42
+and 43: IoU 66.57 / 69.22, Pd 89.73 / 90.87, Fa 19.55 / 28.95e-6, docs/results.md).
+
+NOTE: the toolbox pads a test image to (h // 32 + 1) * 32, 32 more rows when h is already a multiple of 32;
+we pad to the next multiple. Measured on both models: mIoU -0.14 / -0.11 with its padding (docs/results.md).
 
     python tools/train.py tasks/sirst/acm_basicirstd.py --set data.root=../shared/data/sirst/NUAA-SIRST
     python tools/eval.py tasks/sirst/acm_basicirstd.py --checkpoint <run>/checkpoints/last.pt

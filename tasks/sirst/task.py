@@ -85,18 +85,19 @@ def sirst_dataset(
     flip: bool,
     target_crop_prob: float,
     blur_prob: float,
-    pad_fill: str,
-    pad_position: str,
-    flip_after_crop: bool,
     eval_size: int | None,
     pad_multiple: int,
+    pad_fill: str = "zero",
+    pad_position: str = "center",
+    flip_after_crop: bool = False,
     norm: Normalisation | None = None,
     seed: int = 0,
 ) -> SIRSTDataset:
     """The ``split`` of a SIRST folder: the training list augmented, ``val`` / ``test`` as evaluated.
 
     Every keyword but the last two is a key of the config's ``data`` section, documented with its
-    default in ``configs/_base_/datasets/sirst.py``; ``val`` reads the list ``val_split``.
+    default in ``configs/_base_/datasets/sirst.py``; ``val`` reads the list ``val_split``. The padding
+    keys have defaults here too: runs saved before they existed resume and evaluate as they trained.
 
     Args:
         norm: the normalisation the splits share (the Task's, e.g. from a checkpoint). ``None``: from

@@ -107,6 +107,21 @@ def test_config_errors_and_state_round_trip(synth_cache):
         bad.build_model()
 
 
+def test_a_run_saved_before_the_padding_keys_builds_as_it_trained(synth_cache):
+    """Run folders written before data.pad_fill / pad_position / flip_after_crop existed still resume and
+    evaluate: the missing keys take the behaviour those runs trained with (black, centred, flips first)."""
+    old = tiny_cfg(synth_cache)
+    for key in ("pad_fill", "pad_position", "flip_after_crop"):
+        del old.data[key]
+    explicit = tiny_cfg(synth_cache, "data.pad_fill='zero'", "data.pad_position='center'", "data.flip_after_crop=False")
+    items = []
+    for cfg in (old, explicit):
+        ds = SIRSTTask(cfg).build_dataset("train")
+        torch.manual_seed(0)
+        items.append([ds[i]["input"] for i in range(4)])
+    assert all(torch.equal(a, b) for a, b in zip(*items))
+
+
 @pytest.mark.parametrize("path", CONFIGS)
 def test_every_config_has_every_data_key(path):
     base = load_config(ROOT / "configs/_base_/datasets/sirst.py")
