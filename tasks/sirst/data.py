@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from toolkit.data import IMAGE_EXTENSIONS as IMAGE_EXTS
-from toolkit.data import list_images, pad_to, reseed
+from toolkit.data import list_images, pad_to, reseed, transforms_of
 from toolkit.data import read_image as load_image
 from toolkit.errors import DataError
 
@@ -278,7 +278,7 @@ class SIRSTDataset(Dataset):
         if self._aug is not None and self.pad_fill == "mean":
             # the same float32 product Normalisation.apply subtracts, so padded pixels normalise to exactly 0
             fill = (np.asarray(value.mean, dtype=np.float32) * 255.0).tolist()
-            for node in _walk(self._aug):
+            for node in transforms_of(self._aug):
                 if isinstance(node, _pad_type()):
                     node.fill = fill[0] if len(fill) == 1 else tuple(fill)
 
@@ -389,12 +389,6 @@ def _pad_type() -> type:
     import albumentations as A
 
     return A.PadIfNeeded
-
-
-def _walk(node: Any):
-    yield node
-    for child in getattr(node, "transforms", None) or []:
-        yield from _walk(child)
 
 
 def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, seed, pad_position, flip_after_crop):

@@ -8,11 +8,12 @@ follows the flip. :func:`reseed` gives each transform a seed of its own, derived
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["reseed"]
+__all__ = ["reseed", "transforms_of"]
 
 
 def reseed(pipeline: Any, seed: int) -> Any:
@@ -20,14 +21,7 @@ def reseed(pipeline: Any, seed: int) -> Any:
 
     Returns the pipeline. The same seed always gives the same draws.
     """
-    nodes = []
-
-    def walk(node: Any) -> None:
-        nodes.append(node)
-        for child in getattr(node, "transforms", None) or []:
-            walk(child)
-
-    walk(pipeline)
+    nodes = list(transforms_of(pipeline))
     states = np.random.SeedSequence(int(seed) % 2**64).generate_state(len(nodes), dtype=np.uint32)
     for node, state in zip(nodes, states):
         children = getattr(node, "transforms", None)
@@ -38,3 +32,10 @@ def reseed(pipeline: Any, seed: int) -> Any:
         else:
             node.set_random_seed(int(state))
     return pipeline
+
+
+def transforms_of(pipeline: Any) -> Iterator[Any]:
+    """``pipeline`` and every transform inside it (Compose, OneOf, ... opened), depth first, in order."""
+    yield pipeline
+    for child in getattr(pipeline, "transforms", None) or []:
+        yield from transforms_of(child)
