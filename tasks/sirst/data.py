@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from toolkit.data import IMAGE_EXTENSIONS as IMAGE_EXTS
-from toolkit.data import list_images, pad_to, reseed, transforms_of
+from toolkit.data import list_images, pad_to, reseed
 from toolkit.data import read_image as load_image
 from toolkit.errors import DataError
 
@@ -247,13 +247,13 @@ class SIRSTDataset(Dataset):
             raise DataError("data.flip_after_crop=True has no effect with data.flip=False; set one of them")
         self.split, self.train, self.color = split, train, color
         self.pad_fill = pad_fill
-        self._aug = None
+        self._aug = self._pad = None  # the training pipeline and its PadIfNeeded (whose fill follows norm)
         self.norm = norm or Normalisation([0.5] * (1 if color == "grey" else 3), [0.25] * (1 if color == "grey" else 3))
         self.size_mismatch = size_mismatch
         self.crop_size, self.eval_size = crop_size, eval_size
         self.samples = self._index(layout, split_file, image_dir, mask_dir, mask_suffix)
         if train:
-            self._aug = _build_augmentation(
+            self._aug, self._pad = _build_augmentation(
                 crop_size,
                 base_size,
                 scale_range,
@@ -264,7 +264,7 @@ class SIRSTDataset(Dataset):
                 pad_position,
                 flip_after_crop,
             )
-            self.norm = self.norm  # sets the padding value of pad_fill='mean'
+            self.norm = self._norm  # sets the padding value of pad_fill='mean'
         self._seed = seed
 
     @property
@@ -275,12 +275,10 @@ class SIRSTDataset(Dataset):
     @norm.setter
     def norm(self, value: Normalisation) -> None:
         self._norm = value
-        if self._aug is not None and self.pad_fill == "mean":
+        if self._pad is not None and self.pad_fill == "mean":
             # the same float32 product Normalisation.apply subtracts, so padded pixels normalise to exactly 0
             fill = (np.asarray(value.mean, dtype=np.float32) * 255.0).tolist()
-            for node in transforms_of(self._aug):
-                if isinstance(node, _pad_type()):
-                    node.fill = fill[0] if len(fill) == 1 else tuple(fill)
+            self._pad.fill = fill[0] if len(fill) == 1 else tuple(fill)
 
     # ------------------------------------------------------------------ indexing
     def _index(self, layout: str, split_file: str | None, image_dir: str, mask_dir: str, suffix: str) -> list[dict]:
@@ -385,13 +383,8 @@ def _resize_bilinear(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 _PAD_POSITIONS = {"center": "center", "bottom_right": "top_left"}  # ours -> albumentations' (where the image stays)
 
 
-def _pad_type() -> type:
-    import albumentations as A
-
-    return A.PadIfNeeded
-
-
 def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, seed, pad_position, flip_after_crop):
+    """The seeded training pipeline, and its PadIfNeeded (SIRSTDataset sets its fill for ``pad_fill='mean'``)."""
     import albumentations as A
 
     ops: list = []
@@ -401,7 +394,8 @@ def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, s
     if scale_range is not None:
         lo, hi = int(round(base * scale_range[0])), int(round(base * scale_range[1]))
         ops.append(A.SmallestMaxSize(max_size=list(range(lo, hi + 1)), p=1.0))  # mask: nearest
-    ops.append(A.PadIfNeeded(crop, crop, position=_PAD_POSITIONS[pad_position], border_mode=0, fill=0, fill_mask=0))
+    pad = A.PadIfNeeded(crop, crop, position=_PAD_POSITIONS[pad_position], border_mode=0, fill=0, fill_mask=0)
+    ops.append(pad)
     if target_prob >= 1:
         ops.append(A.CropNonEmptyMaskIfExists(crop, crop))
     elif target_prob <= 0:
@@ -417,7 +411,7 @@ def _build_augmentation(crop, base, scale_range, flip, target_prob, blur_prob, s
         ops += flips
     if blur_prob > 0:
         ops.append(A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.1, 1.0), p=blur_prob))  # image only
-    return reseed(A.Compose(ops), seed)
+    return reseed(A.Compose(ops), seed), pad
 
 
 # --------------------------------------------------------------------------- evaluation batches

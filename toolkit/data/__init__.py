@@ -5,7 +5,7 @@ and backbones use it too and may not import this package. It is deliberately not
 that reading an image never imports (and depends on) every module of ``toolkit.modules``.
 """
 
-from toolkit.data.augment import reseed, transforms_of
+from toolkit.data.augment import reseed
 from toolkit.data.batch_augment import PairedBatchAugment, build_batch_augment
 from toolkit.data.images import IMAGE_EXTENSIONS, IMAGE_MODES, list_images, read_image, write_image
 from toolkit.data.padding import PAD_MODES, crop_to, pad_to, pad_to_multiple
@@ -21,7 +21,6 @@ __all__ = [
     "pad_to_multiple",
     "crop_to",
     "reseed",
-    "transforms_of",
     "PairedBatchAugment",
     "build_batch_augment",
 ]
