@@ -3,7 +3,9 @@
 Evaluation contract: ``eval_step`` returns sigmoid probabilities (B, 1, H, W) in [0, 1] and 0/1 masks
 at the evaluation size (original resolution by default: the input is zero-padded to a multiple of
 ``data.pad_multiple`` and the output cropped back), or lists of per-image (1, 1, h, w) tensors when a
-batch mixes sizes. The metrics threshold with ``prob > eval.threshold`` (0.5).
+batch mixes sizes. The metrics threshold with ``prob > eval.threshold`` (0.5). With ``eval.baseline``
+(default on) the same metrics also score a training-free top-hat detector on the same images
+(:mod:`tasks.sirst.baseline`, keys ``tophat_*``), printed beside the model as video prints copy-last.
 
 The data section of a config (every key documented in ``configs/_base_/datasets/sirst.py``) is the
 signature of the registered dataset ``sirst`` (:func:`sirst_dataset`); the Task adds what only it has:
@@ -23,6 +25,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
+from tasks.sirst.baseline import DESCRIPTION, PREFIX, TopHatBaseline
 from tasks.sirst.data import Normalisation, SIRSTDataset, collate_eval, compute_normalisation, protocol_name
 from tasks.sirst.synth import ensure_dataset
 from tasks.sirst.visualise import OverlaySamples, panel, plot_pd_fa, plot_roc
@@ -214,7 +217,17 @@ class SIRSTTask(Task):
         return {"threshold": self.threshold}  # one threshold for every metric unless its spec gives one
 
     def build_metrics(self) -> MetricCollection:
+        """The configured metrics, the top-hat baseline (``eval.baseline``) and the overlay pictures."""
         metrics = super().build_metrics()
+        if self.cfg.get_path("eval.baseline", True):
+            # a second build of the same specs, so the baseline is scored exactly as the model; the Pd-Fa
+            # curve only feeds report()'s plot of the model, so the baseline skips it
+            same = {
+                k: m
+                for k, m in super().build_metrics().metrics.items()
+                if not m.uses_batch and not isinstance(m, PdFaCurve)
+            }
+            metrics.metrics["tophat"] = TopHatBaseline(MetricCollection(same), self.threshold)
         metrics.metrics["overlays"] = OverlaySamples(self.report_items)  # pictures for report()
         return metrics
 
@@ -315,36 +328,66 @@ class SIRSTTask(Task):
                 write_image(vis / f"{s['name']}.png", picture)
 
     def summary(self, results: dict[str, Any]) -> str:
-        """The validation line, with false-alarm rates in x1e-6 as in the evaluation table."""
-        parts = []
-        for k, v in results.items():
-            if isinstance(v, float):
-                parts.append(f"{k} {v * 1e6:.2f}e-6" if k.startswith("Fa") else f"{k} {v:.4g}")
-        return ", ".join(parts)
+        """The validation line, with false-alarm rates in x1e-6 as in the evaluation table; of the top-hat
+        baseline only mIoU, Pd and Fa, in parentheses."""
+
+        def shown(k: str, v: float) -> str:
+            return f"{k} {v * 1e6:.2f}e-6" if k.startswith(("Fa", PREFIX + "Fa")) else f"{k} {v:.4g}"
+
+        parts = [shown(k, v) for k, v in results.items() if isinstance(v, float) and not k.startswith(PREFIX)]
+        base = [shown(PREFIX + k, results[PREFIX + k]) for k in ("mIoU", "Pd", "Fa") if PREFIX + k in results]
+        return ", ".join(parts + ([f"({', '.join(base)})"] if base else []))
 
     def format_results(self, results: dict[str, Any], metrics: MetricCollection | None = None) -> str:
-        def pct(key: str) -> str:
-            return f"{100 * results[key]:.2f}" if key in results else "-"
+        """The field's five numbers and the protocol; the top-hat baseline, when scored, in a second column."""
+        base = any(k.startswith(PREFIX) for k in results)
 
-        fa = f"{results['Fa'] * 1e6:.2f}" if "Fa" in results else "-"
-        auc = f"{results['AUC']:.4f}" if "AUC" in results else "-"
+        def cell(key: str) -> str:
+            if key not in results:
+                return "-"
+            v = results[key]
+            name = key[len(PREFIX) :] if key.startswith(PREFIX) else key
+            if name.startswith("Fa"):
+                return f"{v * 1e6:.2f}"
+            return f"{v:.4f}" if name == "AUC" else f"{100 * v:.2f}"
+
         rows = [
-            ("mIoU (%)", pct("mIoU")),
-            ("nIoU (%)", pct("nIoU")),
-            ("Pd (%)", pct("Pd")),
-            ("Fa (x1e-6)", fa),
-            ("AUC", auc),
+            (label, cell(key), cell(PREFIX + key) if base else None)
+            for label, key in (
+                ("mIoU (%)", "mIoU"),
+                ("nIoU (%)", "nIoU"),
+                ("Pd (%)", "Pd"),
+                ("Fa (x1e-6)", "Fa"),
+                ("AUC", "AUC"),
+            )
         ]
         if "Fa_dnanet_legacy" in results:
-            rows.append(("Fa DNANet legacy (x1e-6)", f"{results['Fa_dnanet_legacy'] * 1e6:.2f}"))
+            rows.append(("Fa DNANet legacy (x1e-6)", cell("Fa_dnanet_legacy"), cell(PREFIX + "Fa_dnanet_legacy")))
         rows += [
-            ("protocol", self.protocol),
-            ("threshold", f"prob > {self.threshold:g}"),
-            ("images", str(results.get("images", "-"))),
-            ("targets", f"{results.get('targets', '-')} ({results.get('detected', '-')} detected)"),
+            (
+                "detected targets",
+                str(results.get("detected", "-")),
+                str(results.get(PREFIX + "detected", "-")) if base else None,
+            ),
+            ("protocol", self.protocol, None),
+            ("threshold", f"prob > {self.threshold:g}", None),
+            ("images", str(results.get("images", "-")), None),
+            ("targets", str(results.get("targets", "-")), None),
         ]
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+        width = max(len(k) for k, _, _ in rows)
+        col = max((len(v) for _, v, o in rows if o is not None), default=0)
+        lines = [f"{'':<{width}}  {'model':>{col}}  {'top-hat':>9}"] if base else []
+        for label, model, other in rows:
+            line = f"{label:<{width}}  {model:>{col}}" if other is not None else f"{label:<{width}}  {model}"
+            lines.append(line + (f"  {other:>9}" if other is not None else ""))
+        if base:
+            lines.append(f"top-hat: the {DESCRIPTION} of tasks/sirst/baseline.py, no training, on the same images")
+            if "mIoU" in results and PREFIX + "mIoU" in results and results["mIoU"] < results[PREFIX + "mIoU"]:
+                lines.append(
+                    f"warning: the model segments worse than a top-hat filter ({100 * results['mIoU']:.2f} < "
+                    f"{100 * results[PREFIX + 'mIoU']:.2f} mIoU); it is undertrained or mis-configured"
+                )
+        return "\n".join(lines)
 
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:
         """``tools/infer.py``: probability and mask PNGs for an image file or a folder of images, and the

@@ -38,4 +38,7 @@ data = dict(
 eval = dict(
     threshold=0.5,  # a pixel is a target where prob > threshold: every metric, saved mask and overlay
     report_items=8,  # overlay pictures tools/eval.py writes
+    # also score a training-free top-hat detector (tasks/sirst/baseline.py) on the same images with the
+    # same metrics (tophat_mIoU, ...), printed beside the model's figures and logged
+    baseline=True,
 )

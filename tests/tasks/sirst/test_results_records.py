@@ -34,3 +34,11 @@ def test_the_mean_row_is_the_mean_of_the_records():
     a, b = _figures("acm_basicirstd_s42"), _figures("acm_basicirstd_s43")
     mean = [(x + y) / 2 for x, y in zip(a, b)]
     assert _row("ACM here, mean of the two seeds") == [f"{v:.2f}" for v in mean[:4]] + [f"{mean[4]:.4f}"]
+
+
+def test_the_baseline_rows_are_the_top_hat_figures_of_the_record():
+    m = json.loads((ROOT / "docs/runs/acm_basicirstd_s42/metrics.json").read_text())["metrics"]
+    want = [m["tophat_mIoU"] * 100, m["tophat_nIoU"] * 100, m["tophat_Pd"] * 100, m["tophat_Fa"] * 1e6]
+    cells = [f"{v:.2f}" for v in want] + [f"{m['tophat_AUC']:.4f}"]
+    assert _row("top-hat detector, no training (the baseline)") == cells
+    assert _row("top-hat detector, no training (the same test list)") == cells

@@ -160,11 +160,13 @@ def test_trainer_end_to_end_report_and_eval_tool(synth_cache, tmp_path, monkeypa
     trainer = Trainer(cfg, work_dir=tmp_path / "runs")
     results = trainer.train()
     assert {"mIoU", "nIoU", "Pd", "Fa", "Fa_dnanet_legacy", "AUC", "targets", "images"} <= set(results)
+    assert {"tophat_mIoU", "tophat_Pd", "tophat_Fa", "tophat_AUC", "tophat_images"} <= set(results)  # the baseline
     assert results["images"] == SMALL["num_test"] and 0 <= results["mIoU"] <= 1
     best = trainer.run_dir / "checkpoints" / "best.pt"
     assert best.is_file() and any((trainer.run_dir / "vis").rglob("*.png"))
     val_line = next(line for line in (trainer.run_dir / "log.txt").read_text().splitlines() if " val: " in line)
     assert f"Fa {results['Fa'] * 1e6:.2f}e-6" in val_line  # the training log shows Fa in x1e-6, as the table
+    assert f"(tophat_mIoU {results['tophat_mIoU']:.4g}, tophat_Pd" in val_line
 
     saved = load_config(trainer.run_dir / "config.py")
     assert saved.model.in_channels == 1  # the data-derived size is written back, not None
@@ -182,8 +184,10 @@ def test_trainer_end_to_end_report_and_eval_tool(synth_cache, tmp_path, monkeypa
     assert (out / "roc.png").is_file() and (out / "pd_fa.png").is_file()
     assert len(list((out / "overlays").glob("*.png"))) == SMALL["num_test"]
     table = task.format_results(again, ev.metrics)
-    for word in ("mIoU", "nIoU", "Pd", "Fa (x1e-6)", "AUC", "protocol", "prob > 0.5", "images", "targets"):
+    for word in ("mIoU", "nIoU", "Pd", "Fa (x1e-6)", "AUC", "protocol", "prob > 0.5", "images", "targets", "top-hat"):
         assert word in table
+    miou_row = next(line for line in table.splitlines() if line.startswith("mIoU"))
+    assert miou_row.split()[-2:] == [f"{100 * again['mIoU']:.2f}", f"{100 * again['tophat_mIoU']:.2f}"]
 
     args = SimpleNamespace(input=str(synth_cache), out=str(tmp_path / "pred"))
     first = sorted(Path(dataset.root, "images").glob("*.png"))[0]
