@@ -104,8 +104,8 @@ def class_spectra(
 
 
 def make_scene(
-    height: int = 96,
-    width: int = 96,
+    height: int = 144,
+    width: int = 144,
     bands: int = 100,
     num_classes: int = 8,
     layout: np.ndarray | None = None,

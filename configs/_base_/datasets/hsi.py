@@ -2,7 +2,7 @@
 
 The scene (a .mat / .npy / .npz file, or a generated scene when ``cube`` is None) is loaded, split
 into train / val / test pixels, preprocessed and padded once; the three pixel subsets share it.
-The defaults are the HybridSN recipe (window 25, 30 PCA components) on a generated 96x96 scene with
+The defaults are the HybridSN recipe (window 25, 30 PCA components) on a generated 144x144 scene with
 several fields of every class and class-specific canopy textures, so that a spatially disjoint split
 is meaningful and a spectral-spatial model has something to learn that single spectra do not show.
 Real data: ``data.cube=PATH.mat data.gt=PATH_gt.mat``.
@@ -25,8 +25,8 @@ data = dict(
     class_names=None,  # K names; None = the known names of public scenes, else 'class c'
     # the generated scene, used when cube is None
     synthetic=dict(
-        height=96,
-        width=96,
+        height=144,
+        width=144,
         bands=100,
         num_classes=8,
         layout=None,  # a real label map for the fields, e.g. '../shared/data/hsi/IndianPines/Indian_pines_gt.mat'

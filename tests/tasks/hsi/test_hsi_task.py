@@ -17,7 +17,7 @@ from toolkit.errors import CheckpointError, ConfigError, DataError, RegistryErro
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tasks" / "hsi" / "hybridsn_tiny.py"
-# a 48x48 version of the default scene with a random split, for tests that do not need the 96x96 default
+# a 48x48 version of the default scene with a random split, for tests that do not need the 144x144 default
 SMALL = ["data.synthetic.height=48", "data.synthetic.width=48", "data.synthetic.fields_per_class=3.0"]
 SMALL += ["data.split.type=random"]
 
@@ -72,8 +72,8 @@ def test_datasets_follow_the_batch_contract_and_share_the_cube():
     assert int(batch["target"].max()) < 8 and int(batch["target"].min()) >= 0
     assert train.volume is test.volume
     assert train.augment is not None and test.augment is None
-    train_px = set((train.coords[:, 0] * 96 + train.coords[:, 1]).tolist())
-    test_px = set((test.coords[:, 0] * 96 + test.coords[:, 1]).tolist())
+    train_px = set((train.coords[:, 0] * 144 + train.coords[:, 1]).tolist())
+    test_px = set((test.coords[:, 0] * 144 + test.coords[:, 1]).tolist())
     assert not train_px & test_px
     # the default split is spatially disjoint: no test pixel within 5 pixels (window 11) of a training pixel
     assert task.prepared.leakage == 0.0 and task.prepared.split.info["guard"] == 5
@@ -82,7 +82,7 @@ def test_datasets_follow_the_batch_contract_and_share_the_cube():
 @pytest.mark.parametrize(
     "overrides, error, message",
     [
-        (["data.window=97"], ConfigError, r"data.window=97 is larger than the scene \(96x96 pixels\)"),
+        (["data.window=145"], ConfigError, r"data.window=145 is larger than the scene \(144x144 pixels\)"),
         (["data.pca.n_components=120"], ConfigError, "n_components=120 is more than the 100 bands"),
         (
             ["data.split.type=random", "data.split.train=2000"],
