@@ -1,6 +1,6 @@
 """DNANet with the BasicIRSTD recipe (Ying et al., BasicIRSTD toolbox): Adam lr 5e-4, steps x0.1 at epochs
 200 and 300 of 400, batch 16, 256 x 256 crops with flips and transpose, grey input normalised with the
-training split's statistics, soft-IoU on the deeply supervised outputs. Evaluation at original
+toolbox's NUAA-SIRST statistics, soft-IoU on the deeply supervised outputs. Evaluation at original
 resolution (zero-padded to a multiple of 32), threshold 0.5 -- the protocol of BasicIRSTD's benchmark
 (DNANet on NUAA-SIRST 50_50: IoU 74.82, Pd 93.54, Fa 38.28e-6).
 
@@ -14,7 +14,12 @@ _base_ = [
 ]
 
 task = "sirst"
-data = dict(  # grey, training-split statistics, 256 crops: configs/_base_/datasets/sirst.py
+data = dict(  # grey, 256 crops: configs/_base_/datasets/sirst.py
+    # the toolbox normalises with fixed per-dataset statistics (its NUAA-SIRST values, in [0, 1] units here);
+    # NUDT-SIRST: mean=[107.80905151367188 / 255], std=[33.02274703979492 / 255]; IRSTD-1K: mean=[87.4661865234375
+    # / 255], std=[39.71953201293945 / 255]; mean=None, std=None: the statistics of the training images
+    mean=[101.06385040283203 / 255],
+    std=[34.619606018066406 / 255],
     scale_range=None,  # BasicIRSTD pads and crops without rescaling
     pad_fill="mean",  # it pads the normalised image with 0, bottom and right, then flips the crop
     pad_position="bottom_right",

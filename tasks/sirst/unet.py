@@ -1,6 +1,6 @@
 """A plain U-Net baseline (Ronneberger et al., MICCAI 2015; widths 16-256, 1.81M parameters) with the
 BasicIRSTD training recipe: Adam lr 5e-4, steps x0.1 at epochs 200 and 300 of 400, batch 16, 256 x 256 crops,
-grey input with training-split statistics, soft-IoU loss. Evaluation at original resolution, threshold 0.5.
+grey input with the toolbox's NUAA-SIRST statistics, soft-IoU loss. Evaluation at original resolution, threshold 0.5.
 """
 
 _base_ = [
@@ -10,7 +10,10 @@ _base_ = [
 ]
 
 task = "sirst"
-data = dict(  # grey, training-split statistics, 256 crops: configs/_base_/datasets/sirst.py
+data = dict(  # grey, 256 crops: configs/_base_/datasets/sirst.py
+    # the toolbox's fixed NUAA-SIRST statistics (other data sets' values: dnanet_basicirstd.py)
+    mean=[101.06385040283203 / 255],
+    std=[34.619606018066406 / 255],
     scale_range=None,  # BasicIRSTD pads and crops without rescaling
     pad_fill="mean",  # it pads the normalised image with 0, bottom and right, then flips the crop
     pad_position="bottom_right",

@@ -269,3 +269,12 @@ def test_detections_are_the_mask_components_with_centroid_area_and_peak():
         {"image": "a.png", "row": 6.0, "col": 8.0, "area": 1, "peak": pytest.approx(0.7)},
     ]
     assert _detections("b.png", prob, prob > 0.99) == []
+
+
+@pytest.mark.parametrize(
+    "path", ["tasks/sirst/acm_basicirstd.py", "tasks/sirst/dnanet_basicirstd.py", "tasks/sirst/unet.py"]
+)
+def test_the_basicirstd_recipes_normalise_with_the_toolbox_statistics(path):
+    # BasicIRSTD's fixed NUAA-SIRST mean and std (grey levels 0-255), not statistics computed from the images
+    data = load_config(ROOT / path).data
+    assert data.color == "grey" and data.mean == [101.06385040283203 / 255] and data.std == [34.619606018066406 / 255]
