@@ -196,6 +196,11 @@ class SIRSTTask(Task):
             raise ConfigError(f"data.color must be 'grey' or 'rgb', got {color!r}")
         self.channels = _CHANNELS[color]
         self.threshold = float(cfg.get_path("eval.threshold", 0.5))
+        if cfg.get_path("eval.baseline", True) and not 0.0 < self.threshold < 1.0:
+            raise ConfigError(
+                f"eval.threshold={self.threshold:g}: the top-hat baseline needs a threshold in (0, 1) to map its "
+                "detections onto; choose one, or switch the baseline off with eval.baseline=False"
+            )
         self.report_items = int(cfg.get_path("eval.report_items", 8))
         self.protocol = protocol_name(cfg.data.eval_size, cfg.data.pad_multiple)
         # set by the first dataset built (data.mean / data.std or training statistics) or by a checkpoint
@@ -227,7 +232,8 @@ class SIRSTTask(Task):
                 for k, m in super().build_metrics().metrics.items()
                 if not m.uses_batch and not isinstance(m, PdFaCurve)
             }
-            metrics.metrics["tophat"] = TopHatBaseline(MetricCollection(same), self.threshold)
+            norm = self.norm or Normalisation([0.0] * self.channels, [1.0] * self.channels)
+            metrics.metrics["tophat"] = TopHatBaseline(MetricCollection(same), norm.mean, norm.std)
         metrics.metrics["overlays"] = OverlaySamples(self.report_items)  # pictures for report()
         return metrics
 
@@ -362,7 +368,8 @@ class SIRSTTask(Task):
             )
         ]
         if "Fa_dnanet_legacy" in results:
-            rows.append(("Fa DNANet legacy (x1e-6)", cell("Fa_dnanet_legacy"), cell(PREFIX + "Fa_dnanet_legacy")))
+            legacy = cell(PREFIX + "Fa_dnanet_legacy") if base else None
+            rows.append(("Fa DNANet legacy (x1e-6)", cell("Fa_dnanet_legacy"), legacy))
         rows += [
             (
                 "detected targets",
@@ -376,16 +383,19 @@ class SIRSTTask(Task):
         ]
         width = max(len(k) for k, _, _ in rows)
         col = max((len(v) for _, v, o in rows if o is not None), default=0)
-        lines = [f"{'':<{width}}  {'model':>{col}}  {'top-hat':>9}"] if base else []
+        lines = [f"{'':<{width}}  {'model':>{col}}  {'tophat':>9}"] if base else []
         for label, model, other in rows:
             line = f"{label:<{width}}  {model:>{col}}" if other is not None else f"{label:<{width}}  {model}"
             lines.append(line + (f"  {other:>9}" if other is not None else ""))
         if base:
-            lines.append(f"top-hat: the {DESCRIPTION} of tasks/sirst/baseline.py, no training, on the same images")
-            if "mIoU" in results and PREFIX + "mIoU" in results and results["mIoU"] < results[PREFIX + "mIoU"]:
+            lines.append(f"tophat: the {DESCRIPTION} of tasks/sirst/baseline.py, no training, on the same images")
+        if base and "mIoU" in results and PREFIX + "mIoU" in results:
+            gain = 100 * (results["mIoU"] - results[PREFIX + "mIoU"])
+            lines.append(f"model - tophat: {gain:+.2f} mIoU points")
+            if gain < 0:
                 lines.append(
-                    f"warning: the model segments worse than a top-hat filter ({100 * results['mIoU']:.2f} < "
-                    f"{100 * results[PREFIX + 'mIoU']:.2f} mIoU); it is undertrained or mis-configured"
+                    "warning: the model segments worse than a top-hat filter that needs no training; it is "
+                    "undertrained or mis-configured (learning rate, iterations, normalisation)"
                 )
         return "\n".join(lines)
 

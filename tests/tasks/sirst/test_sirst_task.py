@@ -274,7 +274,10 @@ def test_detections_are_the_mask_components_with_centroid_area_and_peak():
 @pytest.mark.parametrize(
     "path", ["tasks/sirst/acm_basicirstd.py", "tasks/sirst/dnanet_basicirstd.py", "tasks/sirst/unet.py"]
 )
-def test_the_basicirstd_recipes_normalise_with_the_toolbox_statistics(path):
+def test_the_basicirstd_recipes_normalise_with_the_toolbox_statistics(path, synth_cache):
     # BasicIRSTD's fixed NUAA-SIRST mean and std (grey levels 0-255), not statistics computed from the images
-    data = load_config(ROOT / path).data
-    assert data.color == "grey" and data.mean == [101.06385040283203 / 255] and data.std == [34.619606018066406 / 255]
+    cfg = load_config(ROOT / path, [f"data.cache_dir={str(synth_cache)!r}", f"data.synth={SMALL!r}"])
+    ds = SIRSTTask(cfg).build_dataset("test")
+    img, _ = ds.read(0)  # (H, W, 1) grey levels
+    expected = (img[..., 0] - 101.06385040283203) / 34.619606018066406
+    assert ds[0]["input"].shape[0] == 1 and torch.allclose(ds[0]["input"][0], torch.from_numpy(expected), atol=1e-4)
