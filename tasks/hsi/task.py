@@ -30,6 +30,7 @@ from tasks.hsi.data import PaddedCube, PatchDataset, Preprocessor, load_scene, r
 from tasks.hsi.scene import PreparedScene
 from tasks.hsi.visualise import patch_strip, save_classification_map, save_confusion_matrix
 from toolkit.engine import Task
+from toolkit.engine.task import baseline_gain
 from toolkit.errors import CheckpointError, ConfigError, DataError
 from toolkit.metrics import MetricCollection
 from toolkit.metrics.classification import ClassificationMetric
@@ -251,14 +252,14 @@ class HSITask(Task):
                 lines.append(f"  {c + 1:>3} {name:<30} {shown}")
         if base:
             lines.append(f"logreg: {DESCRIPTION}, one pixel at a time, fitted on the training pixels")
-        if base and "OA" in results and PREFIX + "OA" in results:
-            gain = 100 * (results["OA"] - results[PREFIX + "OA"])
-            lines.append(f"model - logreg: {gain:+.2f} OA points")
-            if gain < 0:
-                lines.append(
-                    "warning: the model classifies worse than a linear classifier of single spectra: it is "
-                    "undertrained, or it learnt the training area rather than the classes"
-                )
+        lines += baseline_gain(
+            results,
+            "OA",
+            PREFIX,
+            "OA points",
+            "the model classifies worse than a linear classifier of single spectra: it is undertrained, or it "
+            "learnt the training area rather than the classes",
+        )
         for key, v in results.items():
             if key not in ("OA", "AA", "kappa") and not key.startswith(("acc_", PREFIX)):
                 lines.append(f"{key}: {v:.4g}" if isinstance(v, float) else f"{key}: {v}")

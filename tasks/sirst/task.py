@@ -31,7 +31,7 @@ from tasks.sirst.synth import ensure_dataset
 from tasks.sirst.visualise import OverlaySamples, panel, plot_pd_fa, plot_roc
 from toolkit.config import Config
 from toolkit.data import IMAGE_EXTENSIONS, crop_to, pad_to_multiple, read_image, write_image
-from toolkit.engine.task import Task
+from toolkit.engine.task import Task, baseline_gain
 from toolkit.errors import ConfigError, DataError
 from toolkit.metrics import MetricCollection
 from toolkit.metrics.irstd import NIoU, PdFaCurve, PixelROC, component_stats
@@ -389,14 +389,14 @@ class SIRSTTask(Task):
             lines.append(line + (f"  {other:>9}" if other is not None else ""))
         if base:
             lines.append(f"tophat: the {DESCRIPTION} of tasks/sirst/baseline.py, no training, on the same images")
-        if base and "mIoU" in results and PREFIX + "mIoU" in results:
-            gain = 100 * (results["mIoU"] - results[PREFIX + "mIoU"])
-            lines.append(f"model - tophat: {gain:+.2f} mIoU points")
-            if gain < 0:
-                lines.append(
-                    "warning: the model segments worse than a top-hat filter that needs no training; it is "
-                    "undertrained or mis-configured (learning rate, iterations, normalisation)"
-                )
+        lines += baseline_gain(
+            results,
+            "mIoU",
+            PREFIX,
+            "mIoU points",
+            "the model segments worse than a top-hat filter that needs no training; it is undertrained or "
+            "mis-configured (learning rate, iterations, normalisation)",
+        )
         return "\n".join(lines)
 
     def infer(self, model: nn.Module, args: Any, device: torch.device) -> None:

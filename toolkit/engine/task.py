@@ -40,7 +40,7 @@ from toolkit.metrics import MetricCollection, build_metrics
 from toolkit.modules.init import init_weights
 from toolkit.registry import ATTENTION, BACKBONES, DATASETS, LOSSES, METRICS, MODELS, TASKS, Registry
 
-__all__ = ["Task", "add_aux_losses", "build_task", "has_aux_loss", "task_class", "task_module"]
+__all__ = ["Task", "add_aux_losses", "baseline_gain", "build_task", "has_aux_loss", "task_class", "task_module"]
 
 
 def has_aux_loss(model: nn.Module) -> bool:
@@ -58,6 +58,26 @@ def add_aux_losses(out: dict[str, torch.Tensor], aux: dict[str, torch.Tensor]) -
         out["loss_aux"] = total.detach()
         out["loss"] = out["loss"] + total
     return out
+
+
+def baseline_gain(results: dict[str, Any], key: str, prefix: str, unit: str, warning: str) -> list[str]:
+    """The lines under a results table that has a baseline column: the model's gain on ``key`` and, when it
+    is negative, ``'warning: ' + warning``.
+
+    Args:
+        results: the evaluation's results, the baseline's under ``prefix + key``; ``key`` is a fraction whose
+            higher values are better, shown in points (x100).
+        prefix: the baseline's key prefix, e.g. ``'logreg_'``; the line names the baseline by it.
+        unit: what a point is, e.g. ``'OA points'``.
+
+    Returns:
+        No line when either value is missing.
+    """
+    if key not in results or prefix + key not in results:
+        return []
+    gain = 100 * (results[key] - results[prefix + key])
+    lines = [f"model - {prefix.rstrip('_')}: {gain:+.2f} {unit}"]
+    return lines + ([f"warning: {warning}"] if gain < 0 else [])
 
 
 def task_module(name: str) -> str:
