@@ -40,7 +40,7 @@ PREFIX = "tophat_"
 DESCRIPTION = "top-hat detector"
 SIZE = 11  # side of the square structuring element (pixels): larger than the targets (at most about 9 x 9)
 K = 12.0  # the adaptive threshold: mean + K std of the image's top-hat response
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, PIL's convert('L')
+_LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601-2, PIL's convert('L')
 
 
 def tophat(image: torch.Tensor, size: int = SIZE) -> torch.Tensor:
@@ -140,7 +140,7 @@ class TopHatBaseline(Metric):
         if self.mean is not None and self.std is not None:
             x = x * self.std + self.mean
         if len(x) == 3:
-            return torch.einsum("c,chw->hw", torch.tensor(_LUMA), x)[None]
+            return torch.einsum("c,chw->hw", _LUMA, x)[None]
         return x.mean(0, keepdim=True)
 
     def update(self, pred: Any, target: Any, batch: dict) -> None:

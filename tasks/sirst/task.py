@@ -232,8 +232,8 @@ class SIRSTTask(Task):
                 for k, m in super().build_metrics().metrics.items()
                 if not m.uses_batch and not isinstance(m, PdFaCurve)
             }
-            norm = self.norm or Normalisation([0.0] * self.channels, [1.0] * self.channels)
-            metrics.metrics["tophat"] = TopHatBaseline(MetricCollection(same), norm.mean, norm.std)
+            mean, std = (self.norm.mean, self.norm.std) if self.norm is not None else (None, None)
+            metrics.metrics["tophat"] = TopHatBaseline(MetricCollection(same), mean, std)
         metrics.metrics["overlays"] = OverlaySamples(self.report_items)  # pictures for report()
         return metrics
 
